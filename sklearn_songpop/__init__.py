@@ -1,0 +1,51 @@
+"""sklearn-songpop: predict whether a song will be popular from its audio.
+
+Data flows one way: audio -> intervals -> spectrograms -> network -> predictions.
+"""
+
+from sklearn_songpop._version import __version__
+from sklearn_songpop.audio import (
+    AudioError,
+    AudioInfo,
+    audio_duration,
+    load_audio,
+    load_windows,
+    probe_audio,
+)
+from sklearn_songpop.classifier import SpectrogramCNNClassifier
+from sklearn_songpop.datasets import find_audio, load_manifest, make_songs, write_songs
+from sklearn_songpop.evaluation import BandStatistics, EvaluationResult, evaluate, make_baselines
+from sklearn_songpop.intervals import IntervalSampler, window_starts
+from sklearn_songpop.nets import PaperCNN, SongpopCNN
+from sklearn_songpop.persistence import VersionMismatchWarning, load_model, save_model
+from sklearn_songpop.pipeline import PRESETS, make_songpop_pipeline
+from sklearn_songpop.spectrogram import SpectrogramTransformer
+
+__all__ = [
+    "PRESETS",
+    "AudioError",
+    "AudioInfo",
+    "BandStatistics",
+    "EvaluationResult",
+    "IntervalSampler",
+    "PaperCNN",
+    "SongpopCNN",
+    "SpectrogramCNNClassifier",
+    "SpectrogramTransformer",
+    "VersionMismatchWarning",
+    "__version__",
+    "audio_duration",
+    "evaluate",
+    "find_audio",
+    "load_audio",
+    "load_manifest",
+    "load_model",
+    "load_windows",
+    "make_baselines",
+    "make_songpop_pipeline",
+    "make_songs",
+    "probe_audio",
+    "save_model",
+    "window_starts",
+    "write_songs",
+]

@@ -1,0 +1,249 @@
+"""The ``songpop`` command: argument parsing and printing; the work is done elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+__all__ = ["main"]
+
+_PICKLE_WARNING = (
+    "A model file is a pickle: loading it runs code stored in it. Load only models "
+    "you made or trust."
+)
+
+
+class CLIError(Exception):
+    """An error to show as one line, with exit status 1 or 2."""
+
+
+def _songs_from(args) -> tuple[list[str], object, object]:
+    from sklearn_songpop.datasets import find_audio, load_manifest
+
+    if getattr(args, "manifest", None):
+        m = load_manifest(args.manifest, label_column=args.label_column,
+                          group_column=args.group_column, check_files=False)
+        return m.paths, m.y, m.groups
+    files = []
+    for item in args.files:
+        files.extend(find_audio(item) if os.path.isdir(item) else [item])
+    if not files:
+        raise CLIError("no audio files given")
+    return files, None, None
+
+
+# ------------------------------------------------------------------------ commands
+def cmd_scan(args) -> int:
+    from sklearn_songpop.audio import AudioError, probe_audio
+
+    if args.manifest:
+        paths = _songs_from(args)[0]
+    elif args.dir:
+        paths, _, _ = _songs_from(argparse.Namespace(files=[args.dir], manifest=None))
+    else:
+        raise CLIError("give a folder or --manifest")
+    bad = 0
+    writer = csv.writer(sys.stdout)
+    writer.writerow(["path", "format", "duration_s", "channels", "sr", "problem"])
+    for path in paths:
+        try:
+            info = probe_audio(path)
+            writer.writerow([path, info.format, f"{info.duration:.2f}", info.channels, info.sr,
+                             ""])
+        except AudioError as exc:
+            bad += 1
+            writer.writerow([path, "", "", "", "", next(iter(exc.problems.values()), str(exc))])
+    print(f"{len(paths)} file(s), {bad} with problems", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_train(args) -> int:
+    import joblib
+
+    from sklearn_songpop.pipeline import make_songpop_pipeline
+
+    paths, y, groups = _songs_from(args)
+    if y is None:
+        raise CLIError("training needs labels: give --manifest with a label column")
+    pipe = make_songpop_pipeline(args.preset, random_state=args.random_state,
+                                 verbose=int(args.verbose))
+    if args.cv:
+        from sklearn_songpop.evaluation import evaluate
+
+        print(evaluate(pipe, paths, y, groups=groups, cv=_cv(args.cv, groups),
+                       verbose=int(args.verbose)))
+    t0 = time.perf_counter()
+    pipe.fit(paths, y)
+    _save_model(pipe, args.out)
+    print(f"trained on {len(paths)} songs in {time.perf_counter() - t0:.1f} s; "
+          f"model saved to {args.out}")
+    return 0
+
+
+def _cv(n: int, groups):
+    from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+    return GroupKFold(n) if groups is not None else StratifiedKFold(n, shuffle=True,
+                                                                    random_state=0)
+
+
+def _save_model(pipe, out) -> None:
+    from sklearn_songpop.persistence import save_model
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    save_model(pipe, out)
+
+
+def cmd_predict(args) -> int:
+    from sklearn_songpop.persistence import load_model
+
+    model = load_model(args.model)
+    paths, _, _ = _songs_from(args)
+    steps = dict(model.steps)
+    Xi = model[:-1].transform(paths)
+    clf = steps["classifier"]
+    proba = clf.predict_interval_proba(Xi)
+    song_p = proba.mean(axis=1)
+    classes = list(clf.classes_)
+    pos = len(classes) - 1
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
+    try:
+        writer = csv.writer(out)
+        head = ["song", f"p_{classes[pos]}", "class"]
+        if args.intervals:
+            head += [f"interval_{j}" for j in range(proba.shape[1])]
+        writer.writerow(head)
+        for path, p, ip in zip(paths, song_p, proba):
+            row = [path, f"{p[pos]:.4f}", classes[int(p.argmax())]]
+            if args.intervals:
+                row += [f"{v:.4f}" for v in ip[:, pos]]
+            writer.writerow(row)
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from sklearn_songpop.evaluation import evaluate
+    from sklearn_songpop.pipeline import make_songpop_pipeline
+
+    paths, y, groups = _songs_from(args)
+    if y is None:
+        raise CLIError("evaluation needs labels: give --manifest with a label column")
+    pipe = make_songpop_pipeline(args.preset, random_state=args.random_state)
+    result = evaluate(pipe, paths, y, groups=groups, cv=_cv(args.cv, groups),
+                      verbose=int(args.verbose))
+    print(result)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        result.save_json(os.path.join(args.out, "report.json"))
+        result.plot(args.out)
+        print(f"report and figures written to {args.out}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from sklearn_songpop.demo import run_demo
+
+    run_demo(n_songs=args.n_songs, cache=args.cache, out=args.out,
+             random_state=args.random_state, verbose=1)
+    return 0
+
+
+# ------------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``songpop``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(
+        prog="songpop", description="Predict song popularity from audio.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show progress and, on errors, the traceback")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def manifest_args(p, required=False):
+        p.add_argument("--manifest", required=required,
+                       help="CSV with a path and a label column (paths relative to it)")
+        p.add_argument("--label-column", default="label")
+        p.add_argument("--group-column", default="artist",
+                       help="column of artists for group-aware CV (used when present)")
+
+    p = sub.add_parser("demo", help="generate songs, cross-validate, report (a few minutes)")
+    p.add_argument("--n-songs", type=int, default=200)
+    p.add_argument("--cache", default=".songpop_cache", help="folder for the generated songs")
+    p.add_argument("--out", default="songpop_output", help="folder for report, figures, model")
+    p.add_argument("--random-state", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="fit a pipeline on a manifest and save it")
+    manifest_args(p, required=True)
+    p.add_argument("--preset", choices=["default", "paper"], default="default")
+    p.add_argument("--out", required=True, help="model file (.joblib)")
+    p.add_argument("--cv", type=int, default=0, help="also cross-validate with this many folds")
+    p.add_argument("--random-state", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="score songs with a saved model",
+                       description="Score songs with a saved model. " + _PICKLE_WARNING)
+    p.add_argument("--model", required=True, help="model file; " + _PICKLE_WARNING)
+    p.add_argument("files", nargs="*", help="audio files or folders")
+    manifest_args(p)
+    p.add_argument("--out", help="CSV file (default: standard output)")
+    p.add_argument("--intervals", action="store_true",
+                   help="add the probability of each interval")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="cross-validate a preset and the baselines")
+    manifest_args(p, required=True)
+    p.add_argument("--preset", choices=["default", "paper"], default="default")
+    p.add_argument("--cv", type=int, default=5)
+    p.add_argument("--out", help="folder for report.json and figures")
+    p.add_argument("--random-state", type=int, default=0)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("scan", help="probe every file; exit status 1 when any is bad")
+    p.add_argument("dir", nargs="?", help="folder of audio files")
+    manifest_args(p)
+    p.set_defaults(func=cmd_scan)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``songpop``; errors become one line on stderr and a non-zero status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("songpop: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, OSError, ImportError, RuntimeError) as exc:
+        if args.verbose:
+            traceback.print_exc()
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"songpop {args.command}: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

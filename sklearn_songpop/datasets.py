@@ -1,0 +1,316 @@
+"""Songs to learn from: generated music for demos and tests, and manifests of real files."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+
+from sklearn_songpop._write import WRITABLE_FORMATS, write_audio
+from sklearn_songpop.audio import AUDIO_EXTENSIONS, AudioError, probe_audio
+
+__all__ = ["find_audio", "load_manifest", "make_songs", "write_songs"]
+
+_SCALE = np.array([0, 2, 3, 5, 7, 8, 10])  # natural minor, in semitones
+_DESCR = """Generated songs
+===============
+
+Each song has drums, a bass line, chords and a melody. Tempo, key, chord
+progression, timbre and a sustained pad are shared by all songs of an
+artist, and artists differ in how often they have hits, so a model can learn
+to recognise an artist: a split that lets an artist's songs reach both train
+and test scores higher than one that keeps artists apart (GroupKFold with
+``groups``). Popular songs carry a hook: a bright, vibrato lead an octave or
+two above the melody, playing in about half of the song's bars at a varying
+level. A fraction ``label_noise`` of the popular labels are swapped with
+unpopular ones, so no model is perfect.
+"""
+
+
+def _midi_hz(note: np.ndarray | float) -> np.ndarray:
+    return 440.0 * 2.0 ** ((np.asarray(note, dtype=np.float64) - 69.0) / 12.0)
+
+
+def _voice(freq: np.ndarray, harmonics: np.ndarray, sr: int) -> np.ndarray:
+    """A tone following the per-sample frequency ``freq``, read from a one-cycle wavetable."""
+    size = 1024
+    cycle = np.arange(size) / size
+    table = sum(amp * np.sin(2 * np.pi * h * cycle) for h, amp in enumerate(harmonics, 1) if amp)
+    phase = np.cumsum(freq / sr) % 1.0
+    return np.asarray(table)[(phase * size).astype(np.int64) % size]
+
+
+def _artist_style(rng: np.random.Generator) -> dict:
+    return {
+        "bpm": rng.uniform(78, 150),
+        "root": int(rng.integers(38, 50)),
+        "progression": rng.choice(7, size=4),
+        "timbre": rng.dirichlet(np.ones(5) * 0.7),
+        "pad_hz": rng.uniform(150, 3000),
+        "pad_level": rng.uniform(0.04, 0.12),
+        "hat_level": rng.uniform(0.0, 0.25),
+        "swing": rng.uniform(0.0, 0.25),
+    }
+
+
+def _song(style: dict, hit: bool, duration: float, sr: int, rng: np.random.Generator):
+    n = int(round(duration * sr))
+    t = np.arange(n) / sr
+    beat = 60.0 / (style["bpm"] * rng.uniform(0.97, 1.03))
+    beats = np.arange(0, duration, beat)
+    bar_of = (t / (4 * beat)).astype(int)
+    # drums: kick on every beat, snare on 2 and 4, hats on eighths
+    kick_t = np.arange(int(0.15 * sr)) / sr
+    kick = np.sin(2 * np.pi * (50 + 90 * np.exp(-kick_t * 30)) * kick_t) * np.exp(-kick_t * 18)
+    snare = rng.standard_normal(int(0.12 * sr)) * np.exp(-np.arange(int(0.12 * sr)) / sr * 30)
+    hat = rng.standard_normal(int(0.03 * sr)) * np.exp(-np.arange(int(0.03 * sr)) / sr * 150)
+    hat = np.diff(hat, prepend=0.0)  # brighter
+    drums = np.zeros(n)
+    for times, kernel, level in (
+        (beats, kick, 0.6),
+        (beats[1::2], snare, 0.25),
+        (np.concatenate([beats, beats + beat * (0.5 + style["swing"] / 2)]), hat,
+         style["hat_level"]),
+    ):
+        for start in (times * sr).astype(int):
+            piece = kernel[: max(0, n - start)]
+            drums[start:start + len(piece)] += level * piece
+    # harmony: one chord per bar from the artist's progression
+    chord_root = style["root"] + _SCALE[style["progression"]]  # one per bar of the loop
+    bar = bar_of % 4
+    bass = _voice(_midi_hz(chord_root)[bar], np.array([1.0, 0.5, 0.25]), sr) * 0.3
+    chords = sum(
+        _voice(_midi_hz(chord_root + 12 + interval)[bar], style["timbre"], sr)
+        for interval in (0, 3, 7)
+    ) * 0.08
+    # melody: a scale note per beat
+    n_beats = len(beats) + 1
+    notes = style["root"] + 24 + _SCALE[rng.integers(0, 7, n_beats)]
+    beat_of = np.minimum((t / beat).astype(int), n_beats - 1)
+    env = np.exp(-((t % beat) / beat) * 3)
+    melody = _voice(_midi_hz(notes)[beat_of], style["timbre"], sr) * env * 0.12
+    pad = np.sin(2 * np.pi * style["pad_hz"] * t) * style["pad_level"]
+    mix = drums + bass + chords + melody + pad
+    if hit:
+        # the hook: a bright vibrato lead in about half of the bars
+        n_bars = int(bar_of.max()) + 1
+        on = rng.random(n_bars) < 0.55
+        hook_hz = _midi_hz(notes + 12 * rng.integers(1, 3))[beat_of]
+        vibrato = 1 + 0.012 * np.sin(2 * np.pi * 5.5 * t)
+        square = np.array([1.0, 0.0, 1 / 3, 0.0, 1 / 5, 0.0, 1 / 7])
+        hook = _voice(hook_hz * vibrato, square, sr)
+        gate = (np.sin(2 * np.pi * t / (beat / 2)) > -0.3).astype(float)
+        mix += hook * gate * on[bar_of] * rng.uniform(0.04, 0.12)
+    mix += rng.standard_normal(n) * 0.003
+    return (mix / (np.abs(mix).max() + 1e-9) * 0.9).astype(np.float32)
+
+
+def make_songs(
+    n_songs: int = 200,
+    popular_fraction: float = 0.22,
+    n_artists: int = 20,
+    duration: float = 20.0,
+    sr: int = 22050,
+    label_noise: float = 0.08,
+    random_state=None,
+) -> Bunch:
+    """Generate songs, some of them popular, by a number of artists.
+
+    Parameters
+    ----------
+    n_songs : int, default=200
+        How many songs.
+    popular_fraction : float, default=0.22
+        Share of songs labelled popular (the seed had 176 of 803).
+    n_artists : int, default=20
+        Artists; each has a style (tempo, key, progression, timbre, a pad) and
+        a propensity for hits.
+    duration : float, default=20.0
+        Length of each song in seconds.
+    sr : int, default=22050
+        Sampling rate.
+    label_noise : float, default=0.08
+        Share of popular labels swapped with unpopular ones (keeping the
+        count of each): those songs sound like the other class.
+    random_state : int, RandomState instance or None, default=None
+        Seed.
+
+    Returns
+    -------
+    sklearn.utils.Bunch
+        ``waveforms`` (list of 1-D float32 arrays), ``y`` (int array, 1 =
+        popular), ``groups`` (artist ids), ``sr``, ``target_names``, ``DESCR``.
+
+    Examples
+    --------
+    >>> songs = make_songs(n_songs=10, n_artists=3, duration=2.0, random_state=0)
+    >>> len(songs.waveforms), songs.waveforms[0].shape, int(songs.y.sum())
+    (10, (44100,), 2)
+    """
+    if n_songs < 1 or n_artists < 1:
+        raise ValueError("n_songs and n_artists must be at least 1")
+    if not 0.0 <= popular_fraction <= 1.0:
+        raise ValueError(f"popular_fraction must be in [0, 1], got {popular_fraction}")
+    if not 0.0 <= label_noise <= 1.0:
+        raise ValueError(f"label_noise must be in [0, 1], got {label_noise}")
+    rs = check_random_state(random_state)
+    rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
+    styles = [_artist_style(rng) for _ in range(n_artists)]
+    propensity = rng.beta(0.7, 1.6, n_artists) + 0.02
+    groups = np.sort(rng.integers(0, n_artists, n_songs))
+    n_pop = int(round(popular_fraction * n_songs))
+    weights = propensity[groups] / propensity[groups].sum()
+    hit = np.zeros(n_songs, dtype=bool)
+    hit[rng.choice(n_songs, size=n_pop, replace=False, p=weights)] = True
+    y = hit.astype(int)
+    n_swap = min(int(round(label_noise * n_pop)), n_pop, n_songs - n_pop)
+    if n_swap:
+        a = rng.choice(np.flatnonzero(hit), n_swap, replace=False)
+        b = rng.choice(np.flatnonzero(~hit), n_swap, replace=False)
+        y[a], y[b] = 0, 1
+    waves = [_song(styles[g], h, duration, sr, rng) for g, h in zip(groups, hit)]
+    return Bunch(
+        waveforms=waves, y=y, groups=groups, sr=sr,
+        target_names=np.array(["not popular", "popular"]), DESCR=_DESCR,
+    )
+
+
+def write_songs(bunch: Bunch, folder: str | os.PathLike, format: str = "mp3") -> Path:
+    """Write generated songs as audio files, with a ``manifest.csv`` beside them.
+
+    Parameters
+    ----------
+    bunch : Bunch
+        As returned by :func:`make_songs`.
+    folder : str or os.PathLike
+        Created when missing.
+    format : {"mp3", "m4a", "wav", "flac", "ogg"} or sequence of them, default="mp3"
+        File format; a sequence assigns formats to songs in turn.
+
+    Returns
+    -------
+    pathlib.Path
+        The manifest: columns ``path`` (relative to the folder), ``label``
+        and ``artist``.
+    """
+    formats = [format] if isinstance(format, str) else list(format)
+    for fmt in formats:
+        if fmt not in WRITABLE_FORMATS:
+            raise ValueError(f"format must be one of {WRITABLE_FORMATS}, got {fmt!r}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, (wave, label, group) in enumerate(zip(bunch.waveforms, bunch.y, bunch.groups)):
+        name = f"song_{i:04d}.{formats[i % len(formats)]}"
+        write_audio(folder / name, wave, bunch.sr)
+        rows.append({"path": name, "label": int(label), "artist": f"artist_{int(group):02d}"})
+    manifest = folder / "manifest.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["path", "label", "artist"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+def load_manifest(
+    path: str | os.PathLike,
+    path_column: str = "path",
+    label_column: str | None = "label",
+    group_column: str | None = "artist",
+    check_files: bool = True,
+) -> Bunch:
+    """Read a CSV of songs and labels.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The CSV file; relative song paths are taken from its folder.
+    path_column : str, default="path"
+        Column of song paths.
+    label_column : str or None, default="label"
+        Column of labels; None for unlabelled songs.
+    group_column : str or None, default="artist"
+        Column of groups (artists); used when present, ignored when the CSV
+        has no such column.
+    check_files : bool, default=True
+        Probe every file; one :class:`~sklearn_songpop.audio.AudioError` lists
+        all that are missing or cannot be decoded.
+
+    Returns
+    -------
+    sklearn.utils.Bunch
+        ``paths`` (list of str), ``y`` (ndarray or None; integer when every
+        label is an integer), ``groups`` (ndarray or None).
+
+    Raises
+    ------
+    ValueError
+        When the CSV lacks a named column or has empty cells in it.
+    AudioError
+        Listing every bad file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: manifest not found")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        rows = list(reader)
+    for col, required in ((path_column, True), (label_column, label_column is not None)):
+        if required and col not in columns:
+            raise ValueError(f"{path}: no column {col!r}; columns are {columns}")
+    use_groups = group_column is not None and group_column in columns
+    paths, labels, groups = [], [], []
+    for line, row in enumerate(rows, start=2):
+        song = (row.get(path_column) or "").strip()
+        if not song:
+            raise ValueError(f"{path}, line {line}: empty {path_column!r}")
+        paths.append(str(path.parent / song) if not os.path.isabs(song) else song)
+        if label_column is not None:
+            label = (row.get(label_column) or "").strip()
+            if label == "":
+                raise ValueError(f"{path}, line {line}: empty {label_column!r}")
+            labels.append(label)
+        if use_groups:
+            groups.append((row.get(group_column) or "").strip())
+    if not paths:
+        raise ValueError(f"{path}: the manifest lists no songs")
+    if check_files:
+        problems = {}
+        for song in paths:
+            try:
+                probe_audio(song)
+            except AudioError as exc:
+                problems.update(exc.problems)
+        if problems:
+            raise AudioError.for_files(problems)
+    y = None
+    if label_column is not None:
+        y = np.array(labels)
+        try:
+            y = y.astype(int)
+        except ValueError:
+            pass
+    return Bunch(paths=paths, y=y, groups=np.array(groups) if use_groups else None)
+
+
+def find_audio(folder: str | os.PathLike) -> list[str]:
+    """Every audio file under ``folder``, by extension, sorted.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+
+    Returns
+    -------
+    list of str
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: not a folder")
+    return sorted(
+        str(p) for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+    )

@@ -1,0 +1,98 @@
+"""Saving and loading fitted models, with the versions they were made with."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import joblib
+
+__all__ = ["VersionMismatchWarning", "load_model", "save_model", "versions"]
+
+
+class VersionMismatchWarning(UserWarning):
+    """A model is loaded under other library versions than it was saved with."""
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries a saved model depends on.
+
+    Returns
+    -------
+    dict of str to str
+        ``sklearn_songpop``, ``sklearn``, ``skorch``, ``torch`` and ``numpy``.
+    """
+    import numpy
+    import sklearn
+    import skorch
+    import torch
+
+    from sklearn_songpop._version import __version__
+
+    return {
+        "sklearn_songpop": __version__, "sklearn": sklearn.__version__,
+        "skorch": skorch.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
+    }
+
+
+def save_model(model, path: str | os.PathLike, compress: int = 3) -> None:
+    """Save a fitted model with joblib, recording the library versions.
+
+    Parameters
+    ----------
+    model : estimator
+        Typically a fitted pipeline.
+    path : str or os.PathLike
+        The file.
+    compress : int, default=3
+        joblib's compression level.
+
+    Notes
+    -----
+    The file is a pickle: loading it runs code stored in it. Load only files
+    you made or trust.
+    """
+    joblib.dump({"model": model, "versions": versions()}, path, compress=compress)
+
+
+def load_model(path: str | os.PathLike):
+    """Load a model saved by :func:`save_model` (or a plain joblib dump of one).
+
+    A model trained on a GPU loads on a machine without one: skorch maps its
+    tensors to the CPU and says so with a ``DeviceWarning``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    estimator
+
+    Warns
+    -----
+    VersionMismatchWarning
+        When a library's version differs from the one it was saved with.
+
+    Notes
+    -----
+    Loading a pickle runs code stored in it: load only files you made or trust.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{os.fspath(path)}: model file not found")
+    try:
+        content = joblib.load(path)
+    except Exception as exc:  # joblib and pickle raise many kinds
+        raise ValueError(f"{os.fspath(path)}: not a model file ({exc})") from exc
+    if isinstance(content, dict) and "model" in content and "versions" in content:
+        now = versions()
+        changed = {k: (v, now.get(k)) for k, v in content["versions"].items() if now.get(k) != v}
+        if changed:
+            text = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items())
+            warnings.warn(
+                f"{os.fspath(path)} was saved under other library versions ({text}); "
+                "predictions may differ or fail", VersionMismatchWarning, stacklevel=2,
+            )
+        return content["model"]
+    return content

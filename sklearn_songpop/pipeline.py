@@ -1,0 +1,109 @@
+"""The presets, as data in one table, and the function that builds a pipeline from them."""
+
+from __future__ import annotations
+
+import copy
+
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
+from sklearn.pipeline import Pipeline
+
+from sklearn_songpop.classifier import SpectrogramCNNClassifier
+from sklearn_songpop.intervals import IntervalSampler
+from sklearn_songpop.nets import PaperCNN, SongpopCNN
+from sklearn_songpop.spectrogram import SpectrogramTransformer
+
+__all__ = ["PRESETS", "make_songpop_pipeline"]
+
+#: Every setting of each preset, by pipeline step. ``"paper"`` is the seed paper's
+#: method; ``"default"`` is what we recommend.
+PRESETS: dict[str, dict[str, dict]] = {
+    "paper": {
+        "intervals": {"n_intervals": 3, "duration": 3.0, "sr": 44100, "strategy": "thirds"},
+        "spectrogram": {"kind": "paper", "sr": 44100},
+        "classifier": {
+            "module": PaperCNN,
+            "lr": 1e-4,
+            "batch_size": 13,  # 39 intervals a batch; the seed used 40
+            "max_epochs": 10,
+            "class_weight": None,
+            "train_split": None,
+            "callbacks": None,
+        },
+    },
+    "default": {
+        "intervals": {"n_intervals": 3, "duration": 3.0, "sr": 22050, "strategy": "thirds"},
+        "spectrogram": {"kind": "mel", "sr": 22050, "n_mels": 128, "top_db": 80.0},
+        "classifier": {
+            "module": SongpopCNN,
+            "lr": 1e-3,
+            "batch_size": 16,
+            "max_epochs": 40,
+            "class_weight": "balanced",
+            "train_split": ValidSplit(0.2, stratified=True, random_state=0),
+            "callbacks": [("early_stopping", EarlyStopping(patience=6, load_best=True))],
+        },
+    },
+}
+
+
+def make_songpop_pipeline(
+    preset: str = "default",
+    *,
+    memory=None,
+    random_state=None,
+    n_jobs: int | None = None,
+    verbose: int = 0,
+    **params,
+) -> Pipeline:
+    """Build the three-step pipeline: intervals, spectrogram, classifier.
+
+    Parameters
+    ----------
+    preset : {"default", "paper"}, default="default"
+        The settings of :data:`PRESETS` to start from.
+    memory : str, joblib.Memory or None, default=None
+        Passed to :class:`~sklearn.pipeline.Pipeline`: caches the fitted
+        transformers, so a grid over classifier parameters decodes and
+        transforms each fold once.
+    random_state : int, RandomState instance or None, default=None
+        Given to the interval sampler and the classifier.
+    n_jobs : int or None, default=None
+        Given to the interval sampler and the spectrogram transformer.
+    verbose : int, default=0
+        Progress bars of the sampler, and skorch's epoch table when > 1.
+    **params
+        Any pipeline parameter, as for ``Pipeline.set_params``:
+        ``spectrogram__n_mels=64``, ``classifier__lr=3e-4``...
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``"intervals"``, ``"spectrogram"`` and ``"classifier"``.
+
+    Examples
+    --------
+    >>> pipe = make_songpop_pipeline("paper", classifier__max_epochs=3)
+    >>> [name for name, _ in pipe.steps]
+    ['intervals', 'spectrogram', 'classifier']
+    >>> pipe.get_params()["spectrogram__kind"], pipe.get_params()["classifier__max_epochs"]
+    ('paper', 3)
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    settings = copy.deepcopy(PRESETS[preset])
+    pipe = Pipeline(
+        [
+            ("intervals", IntervalSampler(
+                **settings["intervals"], random_state=random_state, n_jobs=n_jobs,
+                verbose=verbose,
+            )),
+            ("spectrogram", SpectrogramTransformer(**settings["spectrogram"], n_jobs=n_jobs)),
+            ("classifier", SpectrogramCNNClassifier(
+                **settings["classifier"], random_state=random_state,
+                verbose=int(verbose > 1),
+            )),
+        ],
+        memory=memory,
+    )
+    return pipe.set_params(**params)

@@ -268,6 +268,9 @@ def _short(exc: BaseException) -> str:
 
 
 _STDERR_LOCK = threading.Lock()
+#: Seconds decoded and dropped before a window of a lossy stream, so that the
+#: first samples of the window equal those of a full decode.
+_PREROLL_SECONDS = 0.25
 
 
 @contextmanager
@@ -311,14 +314,17 @@ def _read_soundfile(name: str, windows: Sequence[tuple[float, float | None]]):
     with f:
         sr, total = f.samplerate, f.frames
         is_mp3 = f.format == "MP3"
+        # lossy decoders rebuild the first block after a seek from the one before it
+        preroll = int(_PREROLL_SECONDS * sr) if f.format in ("MP3", "OGG") else 0
         for offset, duration in windows:
             start = min(int(round(offset * sr)), total)
             want = total - start if duration is None else int(math.ceil(duration * sr))
             want = max(0, min(want, total - start))
+            lead = min(preroll, start)
             try:
                 with _quiet_c_stderr(is_mp3 and start > 0):
-                    f.seek(start)
-                    data = f.read(want, dtype="float32", always_2d=True)
+                    f.seek(start - lead)
+                    data = f.read(want + lead, dtype="float32", always_2d=True)[lead:]
             except (RuntimeError, sf.LibsndfileError) as exc:
                 raise AudioError.for_file(name, f"corrupt or truncated ({_short(exc)})") from exc
             if duration is not None and len(data) < want:
@@ -343,9 +349,6 @@ def _frame_array(frame) -> np.ndarray:
     elif arr.dtype.kind == "u":  # 8-bit PCM is unsigned
         arr = (arr.astype(np.float32) - 128.0) / 128.0
     return arr.astype(np.float32, copy=False)
-
-
-_PREROLL_SECONDS = 0.25
 
 
 def _read_pyav(name: str, windows: Sequence[tuple[float, float | None]]):

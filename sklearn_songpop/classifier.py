@@ -379,7 +379,9 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
 
     def _check_y(self, y, n: int, reset: bool) -> np.ndarray:
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y: one label per song")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
         y = column_or_1d(y, warn=True)
         check_consistent_length(np.empty(n), y)
         check_classification_targets(y)
@@ -391,7 +393,7 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
                 encoder.fit(y)
             if len(encoder.classes_) < 2:
                 raise ValueError(
-                    f"y holds a single class ({encoder.classes_[0]!r}); a classifier needs "
+                    f"y holds one class only ({encoder.classes_[0]!r}); a classifier needs "
                     "songs of at least two classes"
                 )
             self.label_encoder_ = encoder
@@ -474,12 +476,13 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         -------
         self : SpectrogramCNNClassifier
         """
-        first = not hasattr(self, "label_encoder_")
-        if first and classes is not None and self.classes is None:
-            self.label_encoder_ = LabelEncoder().fit(np.asarray(classes))
-            first = False
+        first = not hasattr(self, "input_shape_")
         X = self._check_X(X, reset=first)
-        y_enc = self._check_y(y, len(X), reset=first)
+        new_encoder = not hasattr(self, "label_encoder_")
+        if new_encoder and classes is not None and self.classes is None:
+            self.label_encoder_ = LabelEncoder().fit(np.asarray(classes))
+            new_encoder = False
+        y_enc = self._check_y(y, len(X), reset=new_encoder)
         if first:
             self._set_class_weight(y_enc)
         with self._seeded():
@@ -528,7 +531,8 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         ndarray of shape (n_songs,)
             Labels from ``classes_``.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # checks fitting before classes_ is read
+        return self.classes_[proba.argmax(axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

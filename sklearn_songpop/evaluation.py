@@ -28,7 +28,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import GroupKFold, StratifiedKFold, check_cv
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklearn_songpop.intervals import IntervalSampler
 from sklearn_songpop.spectrogram import SpectrogramTransformer
@@ -42,7 +42,9 @@ class BandStatistics(TransformerMixin, BaseEstimator):
     """Mean and standard deviation of each frequency band, over intervals and frames.
 
     Turns ``(n_songs, k, n_bins, n_frames)`` spectrograms into ``(n_songs,
-    2 * n_bins)`` features for a linear baseline.
+    2 * n_bins)`` features for a linear baseline. ``(n_songs, n_bins,
+    n_frames)`` is one interval per song; a 2-D ``(n_songs, n_frames)`` is one
+    band per song.
 
     Attributes
     ----------
@@ -68,14 +70,14 @@ class BandStatistics(TransformerMixin, BaseEstimator):
         -------
         self : BandStatistics
         """
-        X = self._check(X)
-        self.n_features_in_ = X.shape[1]
+        self._check(X, reset=True)
         return self
 
-    @staticmethod
-    def _check(X) -> np.ndarray:
-        X = check_array(X, allow_nd=True, dtype=np.float32)
-        if X.ndim == 3:
+    def _check(self, X, reset: bool) -> np.ndarray:
+        X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32)
+        if X.ndim == 2:  # one band per song, its values being frames
+            X = X[:, None, None, :]
+        elif X.ndim == 3:  # one interval per song
             X = X[:, None]
         if X.ndim != 4:
             raise ValueError(f"X must be (n_songs, k, n_bins, n_frames), got shape {X.shape}")
@@ -93,8 +95,13 @@ class BandStatistics(TransformerMixin, BaseEstimator):
         ndarray of shape (n_songs, 2 * n_bins)
         """
         check_is_fitted(self, "n_features_in_")
-        X = self._check(X)
+        X = self._check(X, reset=False)
         return np.concatenate([X.mean(axis=(1, 3)), X.std(axis=(1, 3))], axis=1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
 
 
 def make_baselines(sampler: IntervalSampler | None = None, random_state=None) -> dict:

@@ -15,7 +15,9 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
+from scipy.sparse import issparse
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklearn_songpop._progress import progress
 from sklearn_songpop.audio import AudioError, load_windows, probe_audio
@@ -211,18 +213,23 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ input
-    def _as_songs(self, X) -> list:
-        """Turn X into a list whose items are paths or 1-D float32 arrays."""
+    def _as_songs(self, X) -> list | np.ndarray:
+        """X as a list of paths or 1-D float32 arrays, or a checked 2-D float32 array."""
         if isinstance(X, (str, bytes, os.PathLike)):
             raise TypeError(
                 "X must be a sequence of songs, not a single path; wrap it in a list: [path]"
             )
-        if isinstance(X, np.ndarray) and X.dtype.kind in "fiub":
+        if issparse(X):
+            raise TypeError("IntervalSampler takes dense waveforms or paths, not sparse data")
+        if not isinstance(X, Sequence) and hasattr(X, "__array__"):
+            X = np.asarray(X)
+        if isinstance(X, np.ndarray) and X.dtype.kind in "fiubc":
             if X.ndim != 2:
                 raise ValueError(
-                    f"a numeric X must be 2-D (n_songs, n_samples) waveforms, got shape {X.shape}"
+                    "a numeric X must be 2-D (n_songs, n_samples) waveforms, got shape "
+                    f"{X.shape}. Reshape your data, e.g. X.reshape(1, -1) for one song"
                 )
-            songs = list(X)
+            return check_array(X, dtype=np.float32, input_name="X")
         elif isinstance(X, Sequence) or (isinstance(X, np.ndarray) and X.ndim == 1):
             songs = list(X)
         elif hasattr(X, "tolist"):  # a pandas Series or the like
@@ -276,9 +283,9 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
         self : IntervalSampler
         """
         self._validate_params()
-        if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "fiub":
-            self._as_songs(X)
-            self.n_features_in_ = X.shape[1]
+        songs = self._as_songs(X)
+        if isinstance(songs, np.ndarray):
+            self.n_features_in_ = songs.shape[1]
         self.n_samples_ = int(round(self.duration * self.sr))
         return self
 
@@ -298,8 +305,6 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
         -------
         ndarray of float32, shape (n_songs, n_intervals, n_samples_)
         """
-        from sklearn.utils.validation import check_is_fitted
-
         check_is_fitted(self, "n_samples_")
         songs = self._as_songs(X)
         n = self.n_samples_
@@ -348,5 +353,5 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = True
         tags.input_tags.string = True
-        tags.requires_fit = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags

@@ -1,0 +1,62 @@
+"""scikit-learn's estimator checks over every estimator of the package.
+
+Each expected failure carries its reason; everything else must pass.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_songpop import (
+    BandStatistics,
+    IntervalSampler,
+    SpectrogramCNNClassifier,
+    SpectrogramTransformer,
+)
+
+_ANY_LENGTH = (
+    "{what} of any length are valid input: the parameters, not the input's length, fix "
+    "the output, so transform does not insist on the number of samples seen in fit"
+)
+
+_SAMPLER = {
+    "check_n_features_in_after_fitting": _ANY_LENGTH.format(what="songs"),
+    "check_transformer_general": _ANY_LENGTH.format(what="songs"),
+    "check_transformer_general(readonly_memmap=True)": _ANY_LENGTH.format(what="songs"),
+}
+
+_SPECTROGRAM = {
+    "check_n_features_in_after_fitting": _ANY_LENGTH.format(what="clips"),
+    "check_transformer_general": _ANY_LENGTH.format(what="clips"),
+    "check_transformer_general(readonly_memmap=True)": _ANY_LENGTH.format(what="clips"),
+}
+
+_SKORCH_SET_PARAMS = (
+    "skorch's set_params acts at once on callbacks and on parameters with a prefix "
+    "(it re-initialises components), so odd values raise there, not in fit"
+)
+
+_CLASSIFIER = {
+    "check_no_attributes_set_in_init": "skorch's NeuralNet.__init__ sets history_, "
+                                       "initialized_ and virtual_params_",
+    "check_do_not_raise_errors_in_init_or_set_params": _SKORCH_SET_PARAMS,
+    "check_set_params": _SKORCH_SET_PARAMS,
+}
+
+
+def _expected(estimator):
+    return {
+        IntervalSampler: _SAMPLER, SpectrogramTransformer: _SPECTROGRAM,
+        SpectrogramCNNClassifier: _CLASSIFIER,
+    }.get(type(estimator), {})
+
+
+@parametrize_with_checks(
+    [
+        IntervalSampler(n_intervals=2, duration=2, sr=1, random_state=0),
+        SpectrogramTransformer(kind="stft", n_fft=4, hop_length=2),
+        BandStatistics(),
+        SpectrogramCNNClassifier(max_epochs=30, lr=0.02, random_state=0),
+    ],
+    expected_failed_checks=_expected,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)

@@ -14,15 +14,15 @@ from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
-from skorch.callbacks import EpochScoring
-from skorch.dataset import get_len
-from skorch.utils import is_dataset, to_tensor
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring
+from skorch.dataset import get_len
+from skorch.utils import is_dataset, to_tensor
 
 from sklearn_songpop.nets import SongpopCNN
 

@@ -63,7 +63,6 @@ def cmd_scan(args) -> int:
 
 
 def cmd_train(args) -> int:
-    import joblib
 
     from sklearn_songpop.pipeline import make_songpop_pipeline
 

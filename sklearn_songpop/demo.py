@@ -63,8 +63,8 @@ def run_demo(
     manifest = folder / "manifest.csv"
     if not manifest.is_file():
         _say(verbose, f"[1/6] generating {n_songs} songs into {folder} (MP3 and M4A) ...")
-        songs = make_songs(n_songs=n_songs, duration=duration, n_artists=max(2, n_songs // 10),
-                           random_state=random_state)
+        songs = make_songs(n_songs=n_songs, duration=duration,
+                           n_artists=max(n_splits, n_songs // 10), random_state=random_state)
         write_songs(songs, folder, format=("mp3", "m4a"))
     else:
         _say(verbose, f"[1/6] reusing the songs in {folder}")

@@ -13,9 +13,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from scipy.sparse import issparse
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -319,7 +319,9 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
                     f"{name}: too short for an interval ({length:.3f} s, {self.duration} s "
                     "needed); pass short='pad' or short='loop' to accept short songs"
                 )
-            starts.append(window_starts(length, self.n_intervals, self.duration, self.strategy, rng))
+            starts.append(
+                window_starts(length, self.n_intervals, self.duration, self.strategy, rng)
+            )
         jobs = (
             delayed(_windows_from_array)(song, s, n, self.sr, self.short, f"X[{i}]")
             if isinstance(song, np.ndarray)

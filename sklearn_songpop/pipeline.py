@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
+from sklearn.pipeline import Pipeline
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
-from sklearn.pipeline import Pipeline
 
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.intervals import IntervalSampler

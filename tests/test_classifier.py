@@ -178,7 +178,7 @@ def test_cuda_model_loads_on_cpu_only_machine(monkeypatch):
 
 def test_errors():
     X, y = toy()
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="one class only"):
         fast().fit(X, np.zeros(len(X)))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         fast().fit(X, y[:-1])

@@ -1,0 +1,102 @@
+"""The songpop command, run in a subprocess on a handful of tiny songs."""
+
+import csv
+import io
+import subprocess
+import sys
+
+import pytest
+
+from sklearn_songpop.datasets import make_songs, write_songs
+
+
+def songpop(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sklearn_songpop.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    songs = make_songs(n_songs=12, n_artists=3, duration=4.0, random_state=0)
+    return write_songs(songs, folder, format=("mp3", "m4a"))
+
+
+@pytest.fixture(scope="module")
+def model(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "model.joblib"
+    run = songpop("train", "--manifest", corpus, "--out", out)
+    assert run.returncode == 0, run.stderr
+    assert "model saved to" in run.stdout
+    return out
+
+
+def test_scan_ok_and_bad(corpus, tmp_path):
+    ok = songpop("scan", corpus.parent)
+    assert ok.returncode == 0, ok.stderr
+    rows = list(csv.DictReader(io.StringIO(ok.stdout)))
+    assert len(rows) == 12 and {r["format"] for r in rows} == {"MP3", "aac"}
+    (tmp_path / "bad.mp3").write_bytes(b"\x00" * 100)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    bad = songpop("scan", tmp_path)
+    assert bad.returncode == 1
+    problems = {r["path"].rsplit("/", 1)[-1]: r["problem"] for r in
+                csv.DictReader(io.StringIO(bad.stdout))}
+    assert problems["empty.wav"] == "empty file (0 bytes)"
+    assert "not a recognised audio file" in problems["bad.mp3"]
+
+
+def test_predict_to_stdout_and_file(model, corpus, tmp_path):
+    files = sorted(corpus.parent.glob("song_000[0-2].*"))
+    run = songpop("predict", "--model", model, *files, "--intervals")
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert [r["song"] for r in rows] == [str(f) for f in files]
+    for r in rows:
+        assert 0.0 <= float(r["p_1"]) <= 1.0 and r["class"] in {"0", "1"}
+        assert {"interval_0", "interval_1", "interval_2"} <= set(r)
+    out = tmp_path / "scores.csv"
+    assert songpop("predict", "--model", model, files[0], "--out", out).returncode == 0
+    assert out.read_text().startswith("song,p_1,class")
+
+
+def test_evaluate_writes_report(corpus, tmp_path):
+    run = songpop("evaluate", "--manifest", corpus, "--cv", "3", "--out", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "majority class" in run.stdout and (tmp_path / "report.json").is_file()
+
+
+def test_errors_are_one_line_and_nonzero(model, tmp_path):
+    missing = songpop("predict", "--model", model, tmp_path / "nope.mp3")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().count("\n") == 0
+    assert "nope.mp3" in missing.stderr and "file not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    no_model = songpop("predict", "--model", tmp_path / "none.joblib", model)
+    assert no_model.returncode == 1 and "model file not found" in no_model.stderr
+    verbose = songpop("--verbose", "predict", "--model", tmp_path / "none.joblib", model)
+    assert "Traceback" in verbose.stderr
+
+
+def test_predict_help_warns_about_pickles():
+    run = songpop("predict", "--help")
+    assert run.returncode == 0 and "runs code" in run.stdout
+
+
+def test_demo_end_to_end(tmp_path):
+    from sklearn_songpop.demo import run_demo
+
+    out = run_demo(n_songs=30, cache=tmp_path / "cache", out=tmp_path / "out", duration=6.0,
+                   n_splits=3, verbose=0)
+    for name in ("report.txt", "report.json", "model.joblib", "roc.png",
+                 "interval_timeline.png", "training_curves.png"):
+        assert (tmp_path / "out" / name).is_file()
+    text = (tmp_path / "out" / "report.txt").read_text()
+    assert "majority class" in text and "Why group by artist" in text
+    assert set(out["result"].scores) == {"default preset", "majority class",
+                                         "log-mel band statistics"}
+    # a second run reuses the generated songs
+    files = sorted((tmp_path / "cache").rglob("*.mp3"))
+    run_demo(n_songs=30, cache=tmp_path / "cache", out=tmp_path / "out2", duration=6.0,
+             n_splits=3, verbose=0)
+    assert sorted((tmp_path / "cache").rglob("*.mp3")) == files

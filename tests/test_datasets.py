@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from sklearn_songpop.audio import AudioError
+from sklearn_songpop.datasets import find_audio, load_manifest, make_songs, write_songs
+
+
+def test_make_songs_contract():
+    songs = make_songs(n_songs=50, popular_fraction=0.22, n_artists=5, duration=3.0,
+                       random_state=0)
+    assert len(songs.waveforms) == 50 and songs.y.shape == (50,) and songs.groups.shape == (50,)
+    assert songs.y.sum() == 11  # round(0.22 * 50)
+    assert set(np.unique(songs.groups)) <= set(range(5))
+    for w in songs.waveforms:
+        assert w.dtype == np.float32 and w.shape == (3 * songs.sr,)
+        assert np.isfinite(w).all() and 0.5 < np.abs(w).max() <= 0.9 + 1e-6
+    assert "hook" in songs.DESCR
+
+
+def test_make_songs_is_repeatable():
+    a = make_songs(n_songs=6, duration=1.0, random_state=3)
+    b = make_songs(n_songs=6, duration=1.0, random_state=3)
+    c = make_songs(n_songs=6, duration=1.0, random_state=4)
+    np.testing.assert_array_equal(a.waveforms[2], b.waveforms[2])
+    assert not np.array_equal(a.waveforms[2], c.waveforms[2])
+
+
+def test_make_songs_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="popular_fraction"):
+        make_songs(popular_fraction=1.5)
+    with pytest.raises(ValueError, match="n_songs"):
+        make_songs(n_songs=0)
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "m4a", "wav", "flac", "ogg"])
+def test_write_and_load_manifest(tmp_path, fmt):
+    songs = make_songs(n_songs=4, n_artists=2, duration=1.0, random_state=0)
+    manifest = write_songs(songs, tmp_path, format=fmt)
+    data = load_manifest(manifest)
+    assert len(data.paths) == 4 and all(p.endswith(fmt) for p in data.paths)
+    np.testing.assert_array_equal(data.y, songs.y)
+    assert data.groups.tolist() == [f"artist_{g:02d}" for g in songs.groups]
+    assert find_audio(tmp_path) == sorted(data.paths)
+
+
+def test_load_manifest_reports_every_bad_file(tmp_path):
+    songs = make_songs(n_songs=3, duration=1.0, random_state=0)
+    manifest = write_songs(songs, tmp_path, format="wav")
+    (tmp_path / "song_0001.wav").unlink()
+    (tmp_path / "song_0002.wav").write_bytes(b"garbage" * 10)
+    with pytest.raises(AudioError) as info:
+        load_manifest(manifest)
+    assert len(info.value.problems) == 2
+    assert "song_0001.wav" in str(info.value) and "song_0002.wav" in str(info.value)
+
+
+def test_load_manifest_columns(tmp_path):
+    (tmp_path / "m.csv").write_text("file,hit\na.wav,yes\n")
+    with pytest.raises(ValueError, match="no column 'path'"):
+        load_manifest(tmp_path / "m.csv")
+    data = load_manifest(tmp_path / "m.csv", path_column="file", label_column="hit",
+                         check_files=False)
+    assert data.y.tolist() == ["yes"] and data.groups is None
+    (tmp_path / "e.csv").write_text("path,label\na.wav,\n")
+    with pytest.raises(ValueError, match="line 2: empty 'label'"):
+        load_manifest(tmp_path / "e.csv", check_files=False)
+    with pytest.raises(FileNotFoundError):
+        load_manifest(tmp_path / "none.csv")

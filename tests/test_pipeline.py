@@ -1,0 +1,154 @@
+"""The pipeline with scikit-learn's model selection, caching and persistence."""
+
+import joblib
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+
+from sklearn_songpop import (
+    SpectrogramTransformer,
+    load_model,
+    make_songpop_pipeline,
+    save_model,
+)
+from sklearn_songpop.intervals import IntervalSampler
+from sklearn_songpop.persistence import VersionMismatchWarning
+
+QUICK = {
+    "intervals__duration": 1.0,
+    "spectrogram__n_mels": 32,
+    "classifier__max_epochs": 3,
+    "classifier__module__channels": (4, 8),
+    "classifier__callbacks": None,
+    "classifier__train_split": None,
+}
+
+
+@pytest.fixture(scope="module")
+def songs(small_songs):
+    return np.stack(small_songs.waveforms), small_songs.y, small_songs.groups
+
+
+def quick_pipe(**kw):
+    return make_songpop_pipeline("default", random_state=0, **{**QUICK, **kw})
+
+
+def test_presets_are_the_documented_settings():
+    paper = make_songpop_pipeline("paper").get_params()
+    assert paper["intervals__sr"] == 44100 and paper["intervals__strategy"] == "thirds"
+    assert paper["spectrogram__kind"] == "paper"
+    assert paper["classifier__lr"] == 1e-4 and paper["classifier__batch_size"] == 13
+    assert paper["classifier__max_epochs"] == 10 and paper["classifier__class_weight"] is None
+    default = make_songpop_pipeline().get_params()
+    assert default["classifier__class_weight"] == "balanced"
+    assert default["spectrogram__kind"] == "mel" and default["intervals__sr"] == 22050
+    assert default["classifier__train_split"] is not None
+    with pytest.raises(ValueError, match="preset"):
+        make_songpop_pipeline("best")
+
+
+def test_presets_do_not_share_mutable_state():
+    a, b = make_songpop_pipeline(), make_songpop_pipeline()
+    assert a.named_steps["classifier"].callbacks[0][1] is not b.named_steps[
+        "classifier"].callbacks[0][1]
+
+
+def test_cross_validate_with_groups(songs):
+    X, y, groups = songs
+    result = cross_validate(quick_pipe(), X, y, groups=groups, cv=GroupKFold(3),
+                            scoring="balanced_accuracy", return_estimator=True)
+    assert len(result["test_score"]) == 3 and np.all(np.isfinite(result["test_score"]))
+    splits = list(GroupKFold(3).split(X, y, groups))
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_grid_search_over_all_steps_with_groups(songs, routing):
+    X, y, groups = songs
+    grid = {"intervals__n_intervals": [2], "spectrogram__n_mels": [16, 32],
+            "classifier__lr": [1e-3, 3e-3]}
+    search = GridSearchCV(quick_pipe(), grid, cv=GroupKFold(2), scoring="roc_auc")
+    with sklearn.config_context(enable_metadata_routing=routing):
+        search.fit(X, y, groups=groups)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_estimator_.named_steps["spectrogram"].n_mels in (16, 32)
+    assert search.predict_proba(X[:3]).shape == (3, 2)
+
+
+def test_clone_gives_an_unfitted_equal_pipeline(songs):
+    X, y, _ = songs
+    pipe = quick_pipe().fit(X, y)
+    copy = clone(pipe)
+    assert copy.get_params(deep=False).keys() == pipe.get_params(deep=False).keys()
+    assert not hasattr(copy.named_steps["classifier"], "classes_")
+    np.testing.assert_array_equal(copy.fit(X, y).predict_proba(X), pipe.predict_proba(X))
+
+
+class CountingSampler(IntervalSampler):
+    calls = 0
+
+    def transform(self, X):
+        type(self).calls += 1
+        return super().transform(X)
+
+
+def test_memory_caches_transformers_across_a_grid(songs, tmp_path):
+    X, y, groups = songs
+    pipe = quick_pipe(memory=joblib.Memory(tmp_path, verbose=0))
+    pipe.steps[0] = ("intervals", CountingSampler(duration=1.0, random_state=0))
+    CountingSampler.calls = 0
+    search = GridSearchCV(pipe, {"classifier__lr": [1e-3, 2e-3, 3e-3]}, cv=GroupKFold(2),
+                          refit=False)
+    search.fit(X, y, groups=groups)
+    # 2 folds: decoded once per fold for training (cached across the 3 lr values),
+    # plus once per fold and candidate for scoring the test songs
+    assert CountingSampler.calls == 2 + 2 * 3
+    CountingSampler.calls = 0
+    uncached = quick_pipe()
+    uncached.steps[0] = ("intervals", CountingSampler(duration=1.0, random_state=0))
+    GridSearchCV(uncached, {"classifier__lr": [1e-3, 2e-3, 3e-3]}, cv=GroupKFold(2),
+                 refit=False).fit(X, y, groups=groups)
+    assert CountingSampler.calls == 2 * 3 * 2
+
+
+def test_persistence_round_trip(songs, tmp_path):
+    X, y, _ = songs
+    pipe = quick_pipe().fit(X, y)
+    joblib.dump(pipe, tmp_path / "plain.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "plain.joblib").predict_proba(X),
+                                  pipe.predict_proba(X))
+    save_model(pipe, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(load_model(tmp_path / "model.joblib").predict_proba(X),
+                                  pipe.predict_proba(X))
+
+
+def test_load_warns_on_other_versions(songs, tmp_path):
+    X, y, _ = songs
+    pipe = quick_pipe(classifier__max_epochs=1).fit(X[:10], y[:10] if len(set(y[:10])) > 1
+                                                    else np.r_[0, 1, y[2:10]])
+    joblib.dump({"model": pipe, "versions": {"torch": "0.0.1", "sklearn": sklearn.__version__}},
+                tmp_path / "old.joblib")
+    with pytest.warns(VersionMismatchWarning, match="torch 0.0.1"):
+        load_model(tmp_path / "old.joblib")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_model(tmp_path / "missing.joblib")
+    (tmp_path / "junk.joblib").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a model file"):
+        load_model(tmp_path / "junk.joblib")
+
+
+def test_predicts_songs_of_other_lengths(songs):
+    X, y, _ = songs
+    pipe = quick_pipe().fit(X, y)
+    other = [X[0][: 22050 * 3], np.concatenate([X[1], X[2]])]
+    assert pipe.predict_proba(other).shape == (2, 2)
+
+
+def test_spectrogram_float16_through_the_classifier(songs):
+    X, y, _ = songs
+    pipe = quick_pipe(spectrogram__dtype="float16").fit(X, y)
+    assert np.isfinite(pipe.predict_proba(X)).all()
+    assert isinstance(pipe.named_steps["spectrogram"], SpectrogramTransformer)

@@ -6,9 +6,9 @@ STAMP  := $(VENV)/.songpop-installed
 
 .PHONY: demo test lint bench docs clean
 
+# torch is installed first, pinned: the CPU build that lies on this machine's disk
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch first, pinned: the CPU build that lies on this machine's disk
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(VENV)/bin/songpop demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check sklearn_songpop tests benchmarks examples
+	$(VENV)/bin/ruff check .
 
 test: lint
 	$(PY) -m pytest

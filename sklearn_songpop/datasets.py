@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.utils import Bunch, check_random_state
 
 from sklearn_songpop._write import WRITABLE_FORMATS, write_audio
@@ -178,7 +179,9 @@ def make_songs(
     )
 
 
-def write_songs(bunch: Bunch, folder: str | os.PathLike, format: str = "mp3") -> Path:
+def write_songs(
+    bunch: Bunch, folder: str | os.PathLike, format: str = "mp3", n_jobs: int | None = None
+) -> Path:
     """Write generated songs as audio files, with a ``manifest.csv`` beside them.
 
     Parameters
@@ -189,6 +192,8 @@ def write_songs(bunch: Bunch, folder: str | os.PathLike, format: str = "mp3") ->
         Created when missing.
     format : {"mp3", "m4a", "wav", "flac", "ogg"} or sequence of them, default="mp3"
         File format; a sequence assigns formats to songs in turn.
+    n_jobs : int or None, default=None
+        Files encoded in parallel through joblib.
 
     Returns
     -------
@@ -202,11 +207,15 @@ def write_songs(bunch: Bunch, folder: str | os.PathLike, format: str = "mp3") ->
             raise ValueError(f"format must be one of {WRITABLE_FORMATS}, got {fmt!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i, (wave, label, group) in enumerate(zip(bunch.waveforms, bunch.y, bunch.groups)):
-        name = f"song_{i:04d}.{formats[i % len(formats)]}"
-        write_audio(folder / name, wave, bunch.sr)
-        rows.append({"path": name, "label": int(label), "artist": f"artist_{int(group):02d}"})
+    names = [f"song_{i:04d}.{formats[i % len(formats)]}" for i in range(len(bunch.waveforms))]
+    Parallel(n_jobs=n_jobs)(
+        delayed(write_audio)(folder / name, wave, bunch.sr)
+        for name, wave in zip(names, bunch.waveforms)
+    )
+    rows = [
+        {"path": name, "label": int(label), "artist": f"artist_{int(group):02d}"}
+        for name, label, group in zip(names, bunch.y, bunch.groups)
+    ]
     manifest = folder / "manifest.csv"
     with open(manifest, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=["path", "label", "artist"])

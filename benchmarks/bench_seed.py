@@ -1,0 +1,64 @@
+"""The seed's experiment at its full size: 803 songs as MP3, three intervals each.
+
+Both presets, ``fit`` then ``predict`` on the files, wall time and peak memory, each in a
+fresh process. Targets on 2 cores (issue 7): default preset under 3 minutes, paper
+preset under 5 minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._common import table
+
+
+def _child(preset: str, manifest: str) -> None:
+    from sklearn_songpop.datasets import load_manifest
+    from sklearn_songpop.pipeline import make_songpop_pipeline
+
+    data = load_manifest(manifest)
+    t0 = time.perf_counter()
+    pipe = make_songpop_pipeline(preset, random_state=0).fit(data.paths, data.y)
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = pipe.predict(data.paths)
+    t_pred = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+    print(json.dumps({"fit": t_fit, "predict": t_pred, "peak_mib": peak,
+                      "predicted_popular": int((pred == 1).sum()),
+                      "epochs": len(pipe.named_steps["classifier"].history_)}))
+
+
+def run(quick: bool = False) -> str:
+    from sklearn_songpop.datasets import make_songs, write_songs
+
+    n_songs = 120 if quick else 803
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        songs = make_songs(n_songs=n_songs, popular_fraction=176 / 803,
+                           n_artists=max(5, n_songs // 10), duration=60.0, random_state=0)
+        manifest = write_songs(songs, tmp, format="mp3", n_jobs=2)
+        t_gen = time.perf_counter() - t0
+        for preset in ("default", "paper"):
+            out = subprocess.run(
+                [sys.executable, "-m", "benchmarks.bench_seed", preset, str(manifest)],
+                capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append([preset, n_songs, 3 * n_songs, r["epochs"], f"{r['fit']:.0f} s",
+                         f"{r['predict']:.0f} s", f"{(r['fit'] + r['predict']) / 60:.1f} min",
+                         f"{r['peak_mib']:.0f} MiB", r["predicted_popular"]])
+    return (f"### The seed's experiment at full size ({n_songs} one-minute songs as MP3, "
+            f"generated and written in {t_gen:.0f} s)\n\n" + table(
+                ["preset", "songs", "intervals", "epochs run", "fit", "predict", "total",
+                 "peak memory", "songs predicted popular"], rows))
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2])

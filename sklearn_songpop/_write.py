@@ -7,6 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 
+_BLOCK = 65536  # frames per write
+
 #: Formats :func:`write_audio` can write, by file extension.
 WRITABLE_FORMATS = ("wav", "flac", "ogg", "mp3", "m4a")
 
@@ -39,7 +41,12 @@ def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int, bitrate: int = 
     import soundfile as sf
 
     subtype = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS", "mp3": "MPEG_LAYER_III"}[ext]
-    sf.write(path, data.T if data.ndim == 2 else data, sr, subtype=subtype)
+    frames = data.T if data.ndim == 2 else data
+    channels = 1 if frames.ndim == 1 else frames.shape[1]
+    # written in blocks: libsndfile's Vorbis encoder crashes on one large write
+    with sf.SoundFile(path, "w", samplerate=sr, channels=channels, subtype=subtype) as f:
+        for start in range(0, len(frames), _BLOCK):
+            f.write(frames[start:start + _BLOCK])
 
 
 def _write_m4a(path: str, data: np.ndarray, sr: int, bitrate: int) -> None:

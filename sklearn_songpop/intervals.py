@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from sklearn_songpop._parallel import chunk_slices
 from sklearn_songpop._progress import progress
 from sklearn_songpop.audio import AudioError, load_windows, probe_audio
 
@@ -122,6 +123,16 @@ def _windows_from_array(wave, starts, n, sr, short, name):
 def _windows_from_file(path, starts, n, sr, duration, short):
     windows = load_windows(path, starts, duration, sr=sr)
     return np.stack([_fit_length(w, n, short, os.fsdecode(path)) for w in windows])
+
+
+def _windows_of_songs(songs, starts, n, sr, duration, short) -> np.ndarray:
+    """The windows of a chunk of songs, ``(len(songs), n_intervals, n)``: one joblib job."""
+    return np.stack([
+        _windows_from_array(song, s, n, sr, short, "a waveform")
+        if isinstance(song, np.ndarray)
+        else _windows_from_file(song, s, n, sr, duration, short)
+        for song, s in zip(songs, starts)
+    ])
 
 
 class IntervalSampler(TransformerMixin, BaseEstimator):
@@ -322,18 +333,17 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
             starts.append(
                 window_starts(length, self.n_intervals, self.duration, self.strategy, rng)
             )
+        chunks = chunk_slices(len(songs), self.n_jobs)
         jobs = (
-            delayed(_windows_from_array)(song, s, n, self.sr, self.short, f"X[{i}]")
-            if isinstance(song, np.ndarray)
-            else delayed(_windows_from_file)(song, s, n, self.sr, self.duration, self.short)
-            for i, (song, s) in enumerate(zip(songs, starts))
+            delayed(_windows_of_songs)(songs[c], starts[c], n, self.sr, self.duration, self.short)
+            for c in chunks
         )
         parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
         out = np.empty((len(songs), self.n_intervals, n), dtype=np.float32)
-        for i, windows in enumerate(
-            progress(parallel(jobs), total=len(songs), verbose=self.verbose, desc="intervals")
-        ):
-            out[i] = windows
+        bar = progress(zip(chunks, parallel(jobs)), total=len(chunks), verbose=self.verbose,
+                       desc="intervals")
+        for c, windows in bar:
+            out[c] = windows
         return out
 
     def _song_lengths(self, songs: list) -> list[float]:

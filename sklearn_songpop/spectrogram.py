@@ -16,6 +16,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from sklearn_songpop._parallel import chunk_slices
+
 __all__ = ["SpectrogramTransformer"]
 
 _KINDS = ("mel", "stft", "paper")
@@ -238,12 +240,22 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
             X = X[:, None, :]
         n, k, n_samples = X.shape
         clips = X.reshape(n * k, n_samples)
-        starts = range(0, n * k, self.batch_size)
-        parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(self._batch)(clips[s:s + self.batch_size]) for s in starts
-        )
+        chunks = chunk_slices(n * k, self.n_jobs, per_worker=1, split_serial=False)
+        if len(chunks) > 1:
+            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(self._chunk)(clips[c]) for c in chunks
+            )
+        else:
+            parts = [self._chunk(clips)]
         out = np.concatenate(parts, axis=0)
         return out.reshape(n, k, *out.shape[1:])
+
+    def _chunk(self, clips: np.ndarray) -> np.ndarray:
+        """Spectrograms of a chunk of clips, ``batch_size`` clips per torch call: one job."""
+        return np.concatenate([
+            self._batch(clips[s:s + self.batch_size])
+            for s in range(0, len(clips), self.batch_size)
+        ])
 
     def _batch(self, clips: np.ndarray) -> np.ndarray:
         """Spectrograms of a 2-D batch of clips, as ``dtype``."""

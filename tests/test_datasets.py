@@ -66,3 +66,13 @@ def test_load_manifest_columns(tmp_path):
         load_manifest(tmp_path / "e.csv", check_files=False)
     with pytest.raises(FileNotFoundError):
         load_manifest(tmp_path / "none.csv")
+
+
+def test_long_ogg_is_written_in_blocks(tmp_path):
+    # libsndfile's Vorbis encoder crashed the process on one 4-minute write
+    from sklearn_songpop._write import write_audio
+    from sklearn_songpop.audio import audio_duration
+
+    y = np.resize(make_songs(n_songs=1, duration=2.0, random_state=0).waveforms[0], 240 * 22050)
+    write_audio(tmp_path / "long.ogg", y, 22050)
+    assert audio_duration(tmp_path / "long.ogg") == pytest.approx(240.0, abs=0.05)

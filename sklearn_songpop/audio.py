@@ -26,6 +26,7 @@ __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioError",
     "AudioInfo",
+    "as_float_waveform",
     "audio_duration",
     "load_audio",
     "load_windows",
@@ -337,18 +338,39 @@ def _read_soundfile(name: str, windows: Sequence[tuple[float, float | None]]):
     return out, sr
 
 
+def as_float_waveform(arr: np.ndarray) -> np.ndarray:
+    """Samples as float32, integer PCM scaled to [-1, 1).
+
+    Parameters
+    ----------
+    arr : ndarray
+        Float samples (kept as they are), signed integer PCM (divided by
+        ``2 ** (bits - 1)``) or unsigned PCM (centred on the middle value).
+
+    Returns
+    -------
+    ndarray of float32
+
+    Examples
+    --------
+    >>> as_float_waveform(np.array([-32768, 0, 16384], dtype=np.int16))
+    array([-1. ,  0. ,  0.5], dtype=float32)
+    """
+    arr = np.asarray(arr)
+    if arr.dtype.kind == "i":
+        return (arr.astype(np.float32) / float(2 ** (8 * arr.dtype.itemsize - 1)))
+    if arr.dtype.kind == "u":
+        middle = float(2 ** (8 * arr.dtype.itemsize - 1))
+        return (arr.astype(np.float32) - middle) / middle
+    return arr.astype(np.float32, copy=False)
+
+
 def _frame_array(frame) -> np.ndarray:
     """A decoded PyAV frame as float32 (channels, samples)."""
     arr = frame.to_ndarray()
-    fmt = frame.format
-    channels = len(frame.layout.channels)
-    if not fmt.is_planar:
-        arr = arr.reshape(-1, channels).T
-    if arr.dtype.kind == "i":
-        arr = arr.astype(np.float32) / float(2 ** (8 * arr.dtype.itemsize - 1))
-    elif arr.dtype.kind == "u":  # 8-bit PCM is unsigned
-        arr = (arr.astype(np.float32) - 128.0) / 128.0
-    return arr.astype(np.float32, copy=False)
+    if not frame.format.is_planar:
+        arr = arr.reshape(-1, len(frame.layout.channels)).T
+    return as_float_waveform(arr)
 
 
 def _read_pyav(name: str, windows: Sequence[tuple[float, float | None]]):
@@ -484,7 +506,8 @@ def load_audio(
     source : str, bytes, os.PathLike or ndarray
         A path to an audio file, or samples already at ``sr``: a 1-D array, or
         2-D ``(channels, samples)``. Arrays are passed through (cut to the
-        window, mixed down, cast to float32) without resampling.
+        window, mixed down, cast to float32, integer PCM scaled to [-1, 1))
+        without resampling.
     sr : int or None, default=22050
         Target sampling rate in Hz; None keeps the file's own rate.
     offset : float, default=0.0
@@ -515,6 +538,8 @@ def load_audio(
     >>> import numpy as np
     >>> load_audio(np.ones((2, 4)), offset=0.0).shape
     (4,)
+    >>> load_audio(np.array([0, 16384], dtype=np.int16))
+    array([0. , 0.5], dtype=float32)
     """
     if offset < 0:
         raise ValueError(f"offset must be >= 0 seconds, got {offset}")
@@ -527,11 +552,11 @@ def load_audio(
 
 def _array_window(source, sr, offset, duration, mono) -> np.ndarray:
     arr = np.asarray(source)
-    if arr.dtype.kind not in "fiub":
+    if arr.dtype.kind not in "fiu":
         raise AudioError(f"waveform arrays must be numeric, got dtype {arr.dtype}")
     if arr.ndim not in (1, 2):
         raise AudioError(f"a waveform must be 1-D or 2-D (channels, samples), got {arr.ndim}-D")
-    arr = arr.astype(np.float32, copy=False)
+    arr = as_float_waveform(arr)
     if not np.all(np.isfinite(arr)):
         raise AudioError("waveform contains NaN or infinity")
     rate = sr or 1

@@ -393,14 +393,14 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
                 encoder.fit(y)
             if len(encoder.classes_) < 2:
                 raise ValueError(
-                    f"y holds one class only ({encoder.classes_[0]!r}); a classifier needs "
-                    "songs of at least two classes"
+                    f"y holds one class only ({encoder.classes_.tolist()[0]!r}); a classifier "
+                    "needs songs of at least two classes"
                 )
             self.label_encoder_ = encoder
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if unseen.size:
-            raise ValueError(f"y holds labels not in classes_ {list(self.classes_)}: "
-                             f"{list(unseen)}")
+            raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()}: "
+                             f"{unseen.tolist()}")
         return self.label_encoder_.transform(y).astype(np.int64)
 
     def _set_class_weight(self, y_enc: np.ndarray) -> None:

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklearn_songpop._parallel import chunk_slices
 from sklearn_songpop._progress import progress
-from sklearn_songpop.audio import AudioError, load_windows, probe_audio
+from sklearn_songpop.audio import AudioError, as_float_waveform, load_windows, probe_audio
 
 __all__ = ["IntervalSampler", "window_starts"]
 
@@ -240,6 +240,8 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
                     "a numeric X must be 2-D (n_songs, n_samples) waveforms, got shape "
                     f"{X.shape}. Reshape your data, e.g. X.reshape(1, -1) for one song"
                 )
+            if X.dtype.kind in "iu":
+                X = as_float_waveform(X)
             return check_array(X, dtype=np.float32, input_name="X")
         elif isinstance(X, Sequence) or (isinstance(X, np.ndarray) and X.ndim == 1):
             songs = list(X)
@@ -260,13 +262,13 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
                 continue
             kinds.add("array")
             arr = np.asarray(song)
-            if arr.dtype.kind not in "fiub" or arr.ndim != 1:
+            if arr.dtype.kind not in "fiu" or arr.ndim != 1:
                 problems[f"X[{i}]"] = (
                     f"a waveform must be a 1-D numeric array, got dtype {arr.dtype}, "
                     f"shape {arr.shape}"
                 )
                 continue
-            arr = arr.astype(np.float32, copy=False)
+            arr = as_float_waveform(arr)
             if arr.size == 0:
                 problems[f"X[{i}]"] = "empty waveform (0 samples)"
             elif not np.all(np.isfinite(arr)):
@@ -285,7 +287,8 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : sequence of paths, sequence of 1-D arrays, or 2-D array
-            Songs: audio files, or waveforms at ``sr``.
+            Songs: audio files, or waveforms at ``sr`` (floats, or integer PCM,
+        which is scaled to [-1, 1)).
         y : ignored
             Present for the pipeline.
 

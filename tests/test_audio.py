@@ -106,10 +106,14 @@ def test_path_kinds(audio_files):
 
 
 def test_array_passthrough():
-    y = np.arange(10, dtype=np.int16)
+    y = np.arange(10, dtype=np.float64)
     out = load_audio(y, sr=2, offset=1.0, duration=2.0)
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, [2, 3, 4, 5])
+    pcm = load_audio(np.array([-32768, 0, 16384], dtype=np.int16))
+    np.testing.assert_array_equal(pcm, [-1.0, 0.0, 0.5])
+    np.testing.assert_array_equal(load_audio(np.array([0, 128, 192], dtype=np.uint8)),
+                                  [-1.0, 0.0, 0.5])
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,13 @@ from sklearn_songpop.datasets import find_audio, load_manifest, make_songs, writ
 from sklearn_songpop.evaluation import BandStatistics, EvaluationResult, evaluate, make_baselines
 from sklearn_songpop.intervals import IntervalSampler, window_starts
 from sklearn_songpop.nets import PaperCNN, SongpopCNN
-from sklearn_songpop.persistence import VersionMismatchWarning, load_model, save_model
+from sklearn_songpop.persistence import (
+    VersionMismatchWarning,
+    load_model,
+    load_portable,
+    save_model,
+    save_portable,
+)
 from sklearn_songpop.pipeline import PRESETS, make_songpop_pipeline
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 
@@ -40,12 +46,14 @@ __all__ = [
     "load_audio",
     "load_manifest",
     "load_model",
+    "load_portable",
     "load_windows",
     "make_baselines",
     "make_songpop_pipeline",
     "make_songs",
     "probe_audio",
     "save_model",
+    "save_portable",
     "window_starts",
     "write_songs",
 ]

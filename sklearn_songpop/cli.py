@@ -31,7 +31,13 @@ def _songs_from(args) -> tuple[list[str], object, object]:
         return m.paths, m.y, m.groups
     files = []
     for item in args.files:
-        files.extend(find_audio(item) if os.path.isdir(item) else [item])
+        if os.path.isdir(item):
+            found = find_audio(item)
+            if not found:
+                raise CLIError(f"{item}: a folder with no audio files in it")
+            files.extend(found)
+        else:
+            files.append(item)
     if not files:
         raise CLIError("no audio files given")
     return files, None, None

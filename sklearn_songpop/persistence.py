@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import warnings
+from pathlib import Path
 
 import joblib
+import numpy as np
 
-__all__ = ["VersionMismatchWarning", "load_model", "save_model", "versions"]
+__all__ = [
+    "VersionMismatchWarning",
+    "load_model",
+    "load_portable",
+    "save_model",
+    "save_portable",
+    "versions",
+]
 
 
 class VersionMismatchWarning(UserWarning):
@@ -96,3 +107,138 @@ def load_model(path: str | os.PathLike):
             )
         return content["model"]
     return content
+
+
+_NETS = ("PaperCNN", "SongpopCNN")
+
+
+def _plain(value):
+    """Settings as JSON types; tuples become lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store {value!r} ({type(value).__name__}) as JSON")
+
+
+def save_portable(pipeline, folder: str | os.PathLike) -> Path:
+    """Save a fitted pipeline as settings (JSON) and network weights, with no pickle.
+
+    Loading these files runs no code stored in them: ``settings.json`` holds
+    the parameters of the three steps, the classes and the input shape;
+    ``weights.pt`` holds the network's tensors, read back with
+    ``torch.load(weights_only=True)``.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Fitted, with steps ``intervals``, ``spectrogram`` and ``classifier``
+        whose network is :class:`~sklearn_songpop.nets.PaperCNN` or
+        :class:`~sklearn_songpop.nets.SongpopCNN`.
+    folder : str or os.PathLike
+        Created when missing.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
+    import torch
+
+    steps = dict(pipeline.steps)
+    missing = {"intervals", "spectrogram", "classifier"} - set(steps)
+    if missing:
+        raise ValueError(f"the pipeline lacks the step(s) {sorted(missing)}")
+    clf = steps["classifier"]
+    clf.check_is_fitted()
+    module = clf.module if isinstance(clf.module, type) else type(clf.module)
+    if module.__name__ not in _NETS:
+        raise ValueError(f"only {_NETS} can be saved without pickle, not {module.__name__}")
+    module_kwargs = dict(clf.get_params_for("module"))
+    accepted = inspect.signature(module).parameters
+    if "n_classes" in accepted:
+        module_kwargs.setdefault("n_classes", len(clf.classes_))
+    if "input_shape" in accepted:
+        module_kwargs.setdefault("input_shape", list(clf.input_shape_[1:]))
+    settings = {
+        "format": "sklearn_songpop portable model 1",
+        "versions": versions(),
+        "intervals": _plain(steps["intervals"].get_params()),
+        "spectrogram": _plain(steps["spectrogram"].get_params()),
+        "classifier": {
+            "module": module.__name__,
+            "module_kwargs": _plain(module_kwargs),
+            "classes": _plain(clf.classes_.tolist()),
+            "input_shape": _plain(clf.input_shape_),
+            "n_features_in": int(clf.n_features_in_),
+            "fast_path": _plain(clf.fast_path),
+            "batch_size": int(clf.batch_size),
+        },
+    }
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
+    state = {k: v.detach().cpu() for k, v in clf.module_.state_dict().items()}
+    torch.save(state, folder / "weights.pt")
+    return folder
+
+
+def load_portable(folder: str | os.PathLike):
+    """Load a pipeline saved by :func:`save_portable`, running no stored code.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Holding ``settings.json`` and ``weights.pt``.
+
+    Returns
+    -------
+    Pipeline
+        Ready to predict; its classifier has no training history, callbacks or
+        validation split (set them before fitting it again).
+    """
+    import torch
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import LabelEncoder
+
+    from sklearn_songpop import nets
+    from sklearn_songpop.classifier import SpectrogramCNNClassifier
+    from sklearn_songpop.intervals import IntervalSampler
+    from sklearn_songpop.spectrogram import SpectrogramTransformer
+
+    folder = Path(folder)
+    try:
+        settings = json.loads((folder / "settings.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{folder}: no settings.json") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{folder / 'settings.json'}: not valid JSON ({exc})") from exc
+    if settings.get("format") != "sklearn_songpop portable model 1":
+        raise ValueError(f"{folder / 'settings.json'}: not a sklearn_songpop portable model")
+    c = settings["classifier"]
+    if c["module"] not in _NETS:
+        raise ValueError(f"{folder / 'settings.json'}: unknown network {c['module']!r}")
+    spec_params = dict(settings["spectrogram"])
+    if spec_params.get("output_shape") is not None:
+        spec_params["output_shape"] = tuple(spec_params["output_shape"])
+    sampler = IntervalSampler(**settings["intervals"])
+    sampler.fit([np.zeros(1, np.float32)])
+    spectrogram = SpectrogramTransformer(**spec_params).fit(
+        np.zeros((1, sampler.n_samples_), np.float32))
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in c["module_kwargs"].items()}
+    clf = SpectrogramCNNClassifier(getattr(nets, c["module"]), fast_path=c["fast_path"],
+                                   batch_size=c["batch_size"],
+                                   **{f"module__{k}": v for k, v in kwargs.items()})
+    clf.label_encoder_ = LabelEncoder()
+    clf.label_encoder_.classes_ = np.asarray(c["classes"])
+    clf.input_shape_ = tuple(c["input_shape"])
+    clf.n_features_in_ = c["n_features_in"]
+    clf.class_weight_ = None
+    clf.initialize()
+    state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+    clf.module_.load_state_dict(state)
+    return Pipeline([("intervals", sampler), ("spectrogram", spectrogram), ("classifier", clf)])

@@ -100,3 +100,27 @@ def test_demo_end_to_end(tmp_path):
     run_demo(n_songs=30, cache=tmp_path / "cache", out=tmp_path / "out2", duration=6.0,
              n_splits=3, verbose=0)
     assert sorted((tmp_path / "cache").rglob("*.mp3")) == files
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "junk", "directory"])
+def test_train_and_predict_report_bad_files_in_one_line(model, corpus, tmp_path, case):
+    bad = {"missing": tmp_path / "gone.mp3", "empty": tmp_path / "empty.mp3",
+           "junk": tmp_path / "junk.wav", "directory": tmp_path / "folder"}[case]
+    if case == "empty":
+        bad.write_bytes(b"")
+    elif case == "junk":
+        bad.write_bytes(b"not audio" * 100)
+    elif case == "directory":
+        bad.mkdir()
+    good = next(corpus.parent.glob("song_0000.*"))
+    manifest = tmp_path / "labels.csv"
+    manifest.write_text(f"path,label\n{good},1\n{bad},0\n")
+    for args in (["train", "--manifest", manifest, "--out", tmp_path / "m.joblib"],
+                 ["predict", "--model", model, good, bad]):
+        run = songpop(*args)
+        assert run.returncode == 1, run.stdout
+        line = run.stderr.strip()
+        assert "\n" not in line and "Traceback" not in line
+        assert str(bad) in line
+    scan = songpop("scan", "--manifest", manifest)
+    assert scan.returncode == 1 and str(bad) in scan.stdout

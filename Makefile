@@ -3,6 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.songpop-installed
+DOCS_STAMP := $(VENV)/.songpop-docs-installed
 
 .PHONY: demo test lint bench docs clean
 
@@ -25,5 +26,13 @@ test: lint
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,docs]"
+	touch $(DOCS_STAMP)
+
+# builds the site with warnings as errors and runs every example
+docs: $(DOCS_STAMP)
+	MPLBACKEND=Agg $(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) songpop_output .songpop_cache .pytest_cache
+	rm -rf $(VENV) songpop_output .songpop_cache .pytest_cache docs/_build docs/auto_examples docs/generated

@@ -19,7 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller data")
     parser.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
-    parser.add_argument("--out", default="benchmarks/results/benchmarks.md")
+    parser.add_argument("--out", default="benchmarks/RESULTS.md")
     args = parser.parse_args()
     parts = [f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. Medians of repeated runs; "
              "each ratio is against a reference timed in the same run.\n"]

@@ -160,7 +160,7 @@ def make_songs(
     rs = check_random_state(random_state)
     rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
     styles = [_artist_style(rng) for _ in range(n_artists)]
-    propensity = rng.beta(0.7, 1.6, n_artists) + 0.02
+    propensity = rng.beta(0.35, 1.1, n_artists) + 0.01
     groups = np.sort(rng.integers(0, n_artists, n_songs))
     n_pop = int(round(popular_fraction * n_songs))
     weights = propensity[groups] / propensity[groups].sum()

@@ -46,5 +46,5 @@ def run(quick: bool = False) -> str:
             assert np.array_equal(out, serial), "the Dask result differs from the serial one"
             base = base or n_songs / t
             rows.append([workers, f"{n_songs / t:.1f}", f"{n_songs / t / base:.2f}x", "yes"])
-    return "### Scale-out with Dask (intervals and spectrograms)\n\n" + table(
+    return "## Scale-out with Dask (intervals and spectrograms)\n\n" + table(
         ["workers", "songs/s", "vs 1 worker", "equal to serial"], rows)

@@ -25,6 +25,6 @@ def run(quick: bool = False) -> str:
         song = Path(tmp) / "new.mp3"
         write_audio(song, np.resize(songs.waveforms[0], 240 * songs.sr), songs.sr)
         t = median_time(lambda: model.predict_proba([song]), repeat=5 if quick else 11)
-    return "### Predicting one new song\n\n" + table(
+    return "## Predicting one new song\n\n" + table(
         ["input", "model", "median time (warm)", "target"],
         [["4-minute MP3", "default preset, loaded with joblib", f"{t * 1e3:.0f} ms", "< 300 ms"]])

@@ -70,6 +70,6 @@ def run(quick: bool = False) -> str:
                     ref = (f"n/a ({type(exc).__name__}: install ffmpeg)",) + ("n/a",) * 3
                 rows.append([f"{seconds / 60:.0f} min", fmt, f"{ours * 1e3:.1f} ms", *ref,
                              f"{late / early:.2f}"])
-    return "### Loading three 3-second intervals\n\n" + table(
+    return "## Loading three 3-second intervals\n\n" + table(
         ["song", "format", "songpop: 3 windows", "librosa.load whole", "speed-up",
          "librosa.load 3x offset/duration", "speed-up", "window at 3:00 / at 0:01"], rows)

@@ -54,7 +54,7 @@ def run(quick: bool = False) -> str:
             rows.append([preset, n_songs, 3 * n_songs, r["epochs"], f"{r['fit']:.0f} s",
                          f"{r['predict']:.0f} s", f"{(r['fit'] + r['predict']) / 60:.1f} min",
                          f"{r['peak_mib']:.0f} MiB", r["predicted_popular"]])
-    return (f"### The seed's experiment at full size ({n_songs} one-minute songs as MP3, "
+    return (f"## The seed's experiment at full size ({n_songs} one-minute songs as MP3, "
             f"generated and written in {t_gen:.0f} s)\n\n" + table(
                 ["preset", "songs", "intervals", "epochs run", "fit", "predict", "total",
                  "peak memory", "songs predicted popular"], rows))

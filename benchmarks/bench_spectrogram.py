@@ -38,5 +38,5 @@ def run(quick: bool = False) -> str:
     tr = SpectrogramTransformer(kind="paper", sr=sr).fit(clips[:1])
     t = median_time(lambda: tr.transform(clips), repeat=3)
     rows.append(["songpop paper image (160x160)", "1", f"{n / t:.0f}", f"{t_ref / t:.1f}x"])
-    return "### Spectrograms of 3-second clips at 22,050 Hz\n\n" + table(
+    return "## Spectrograms of 3-second clips at 22,050 Hz\n\n" + table(
         ["method", "n_jobs", "clips/s", "vs librosa"], rows)

@@ -88,6 +88,6 @@ def run(quick: bool = False) -> str:
                 f"{plain:.2f}", f"{(np.median(epoch_times) / plain - 1) * 100:+.1f}%",
                 f"{1 / infer:.0f}", f"{balanced_accuracy_score(yt, pred):.3f}",
             ])
-    return "### Training and inference on the CPU\n\n" + table(
+    return "## Training and inference on the CPU\n\n" + table(
         ["net", "precision", "train intervals/s", "skorch s/epoch", "plain torch s/epoch",
          "skorch overhead", "inference intervals/s", "held-out balanced accuracy"], rows)

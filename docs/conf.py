@@ -26,7 +26,13 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "sg_execution_times.rst"]
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": False,
+    # scikit-learn's generated metadata-routing setters cite its own glossary
+    "exclude-members": "set_fit_request, set_partial_fit_request, set_score_request, "
+                       "set_predict_request, set_predict_proba_request, set_transform_request",
+}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_show_inherited_class_members = False
@@ -39,7 +45,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"plot_",
     "abort_on_example_error": True,
-    "run_stale_examples": True,
+    "run_stale_examples": False,
     "download_all_examples": False,
     "remove_config_comments": True,
     "write_computation_times": True,

@@ -11,6 +11,7 @@ from sklearn_songpop.audio import (
     load_audio,
     load_windows,
     probe_audio,
+    probe_files,
 )
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.datasets import find_audio, load_manifest, make_songs, write_songs
@@ -52,6 +53,7 @@ __all__ = [
     "make_songpop_pipeline",
     "make_songs",
     "probe_audio",
+    "probe_files",
     "save_model",
     "save_portable",
     "window_starts",

@@ -31,6 +31,7 @@ __all__ = [
     "load_audio",
     "load_windows",
     "probe_audio",
+    "probe_files",
 ]
 
 PathLike = Union[str, bytes, os.PathLike]
@@ -54,6 +55,16 @@ class AudioError(ValueError):
         The whole message.
     problems : dict of str to str, optional
         One entry per bad file: path to reason.
+
+    Examples
+    --------
+    >>> err = AudioError.for_files({"a.mp3": "file not found", "b.wav": "empty file (0 bytes)"})
+    >>> print(err)
+    2 audio file(s) could not be read:
+      a.mp3: file not found
+      b.wav: empty file (0 bytes)
+    >>> sorted(err.problems)
+    ['a.mp3', 'b.wav']
     """
 
     def __init__(self, message: str, problems: dict[str, str] | None = None) -> None:
@@ -100,7 +111,7 @@ class AudioError(ValueError):
 class AudioInfo:
     """What the container says about a file, read without decoding it.
 
-    Attributes
+    Parameters
     ----------
     path : str
         The file.
@@ -114,6 +125,11 @@ class AudioInfo:
         Number of channels.
     backend : str
         ``"soundfile"`` or ``"pyav"``: the decoder that will read it.
+
+    Examples
+    --------
+    >>> AudioInfo("song.flac", "FLAC", 180.0, 44100, 2, "soundfile").duration
+    180.0
     """
 
     path: str
@@ -231,6 +247,45 @@ def probe_audio(path: PathLike) -> AudioInfo:
     if not info.duration > 0:
         raise AudioError.for_file(name, "contains no audio frames")
     return info
+
+
+def probe_files(paths: Sequence[PathLike]) -> list[AudioInfo]:
+    """Probe every file, and report all the bad ones at once.
+
+    Parameters
+    ----------
+    paths : sequence of str, bytes or os.PathLike
+        The audio files.
+
+    Returns
+    -------
+    list of AudioInfo
+        One per path, in order.
+
+    Raises
+    ------
+    AudioError
+        Listing every bad file with its reason, after all were probed.
+
+    Examples
+    --------
+    >>> try:
+    ...     probe_files(["no_such_song.mp3", "nor_this_one.m4a"])
+    ... except AudioError as err:
+    ...     print(err)
+    2 audio file(s) could not be read:
+      no_such_song.mp3: file not found
+      nor_this_one.m4a: file not found
+    """
+    infos, problems = [], {}
+    for path in paths:
+        try:
+            infos.append(probe_audio(path))
+        except AudioError as exc:
+            problems.update(exc.problems or {_display_path(path): str(exc)})
+    if problems:
+        raise AudioError.for_files(problems)
+    return infos
 
 
 def audio_duration(path: PathLike) -> float:

@@ -11,7 +11,7 @@ from joblib import Parallel, delayed
 from sklearn.utils import Bunch, check_random_state
 
 from sklearn_songpop._write import WRITABLE_FORMATS, write_audio
-from sklearn_songpop.audio import AUDIO_EXTENSIONS, AudioError, probe_audio
+from sklearn_songpop.audio import AUDIO_EXTENSIONS, probe_files
 
 __all__ = ["find_audio", "load_manifest", "make_songs", "write_songs"]
 
@@ -200,6 +200,22 @@ def write_songs(
     pathlib.Path
         The manifest: columns ``path`` (relative to the folder), ``label``
         and ``artist``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> songs = make_songs(n_songs=3, n_artists=1, duration=1.0, random_state=0)
+    >>> manifest = write_songs(songs, tempfile.mkdtemp(), format=("wav", "flac"))
+    >>> print(manifest.read_text().strip())
+    path,label,artist
+    song_0000.wav,0,artist_00
+    song_0001.flac,1,artist_00
+    song_0002.wav,0,artist_00
+    >>> data = load_manifest(manifest)
+    >>> [p.rsplit("/", 1)[1] for p in data.paths], data.y.tolist()
+    (['song_0000.wav', 'song_0001.flac', 'song_0002.wav'], [0, 1, 0])
+    >>> [p.rsplit("/", 1)[1] for p in find_audio(manifest.parent)]
+    ['song_0000.wav', 'song_0001.flac', 'song_0002.wav']
     """
     formats = [format] if isinstance(format, str) else list(format)
     for fmt in formats:
@@ -260,6 +276,10 @@ def load_manifest(
         When the CSV lacks a named column or has empty cells in it.
     AudioError
         Listing every bad file.
+
+    Examples
+    --------
+    See :func:`write_songs`.
     """
     path = Path(path)
     if not path.is_file():
@@ -288,14 +308,7 @@ def load_manifest(
     if not paths:
         raise ValueError(f"{path}: the manifest lists no songs")
     if check_files:
-        problems = {}
-        for song in paths:
-            try:
-                probe_audio(song)
-            except AudioError as exc:
-                problems.update(exc.problems)
-        if problems:
-            raise AudioError.for_files(problems)
+        probe_files(paths)
     y = None
     if label_column is not None:
         y = np.array(labels)
@@ -316,6 +329,10 @@ def find_audio(folder: str | os.PathLike) -> list[str]:
     Returns
     -------
     list of str
+
+    Examples
+    --------
+    See :func:`write_songs`.
     """
     folder = Path(folder)
     if not folder.is_dir():

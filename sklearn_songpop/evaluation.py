@@ -121,6 +121,11 @@ def make_baselines(sampler: IntervalSampler | None = None, random_state=None) ->
         ``"majority class"``: a :class:`~sklearn.dummy.DummyClassifier`;
         ``"log-mel band statistics"``: log-mel spectrogram (64 bands), per-band
         mean and standard deviation, standardised, balanced logistic regression.
+
+    Examples
+    --------
+    >>> sorted(make_baselines())
+    ['log-mel band statistics', 'majority class']
     """
     steps = [] if sampler is None else [clone(sampler)]
     steps += [
@@ -140,7 +145,7 @@ def make_baselines(sampler: IntervalSampler | None = None, random_state=None) ->
 class EvaluationResult:
     """Cross-validated, song-level results of several models.
 
-    Attributes
+    Parameters
     ----------
     scores : dict
         ``scores[model][metric]``: the metric over all out-of-fold predictions.
@@ -164,6 +169,10 @@ class EvaluationResult:
     estimators : dict
         ``estimators[model]``: the model fitted on the last fold (for its
         training history).
+
+    Examples
+    --------
+    See :func:`evaluate`.
     """
 
     scores: dict
@@ -330,9 +339,9 @@ def evaluate(
     groups : array-like of shape (n_songs,), optional
         Artists (or any groups) that must not cross folds.
     cv : int, splitter or None, default=None
-        None: 5-fold :class:`~sklearn.model_selection.GroupKFold` when
-        ``groups`` is given, else shuffled 5-fold
-        :class:`~sklearn.model_selection.StratifiedKFold`.
+        None is 5. An integer ``n``: ``n``-fold
+        :class:`~sklearn.model_selection.GroupKFold` when ``groups`` is given,
+        else shuffled ``n``-fold :class:`~sklearn.model_selection.StratifiedKFold`.
     baselines : bool or dict, default=True
         True adds :func:`make_baselines`; a dict names other models to compare.
     pos_label : object, optional
@@ -346,6 +355,20 @@ def evaluate(
     Returns
     -------
     EvaluationResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_songpop import make_songs
+    >>> from sklearn_songpop.intervals import IntervalSampler
+    >>> songs = make_songs(n_songs=30, n_artists=5, duration=4.0, random_state=0)
+    >>> X = IntervalSampler(random_state=0).fit_transform(np.stack(songs.waveforms))
+    >>> result = evaluate(make_baselines()["log-mel band statistics"], X, songs.y,
+    ...                   groups=songs.groups, cv=3, baselines=False, name="baseline")
+    >>> sorted(result.scores["baseline"])
+    ['accuracy', 'average_precision', 'balanced_accuracy', 'f1', 'roc_auc']
+    >>> int(np.asarray(result.confusion["baseline"]).sum())
+    30
     """
     y = np.asarray(y)
     if len(y) != len(X):
@@ -358,8 +381,10 @@ def evaluate(
     if pos_label not in classes:
         raise ValueError(f"pos_label {pos_label!r} is not one of the classes {classes.tolist()}")
     if cv is None:
-        cv = GroupKFold(5) if groups is not None else StratifiedKFold(5, shuffle=True,
-                                                                     random_state=0)
+        cv = 5
+    if isinstance(cv, int):
+        cv = GroupKFold(cv) if groups is not None else StratifiedKFold(cv, shuffle=True,
+                                                                       random_state=0)
     cv = check_cv(cv, y, classifier=True)
     sampler = None
     if isinstance(estimator, Pipeline) and isinstance(estimator.steps[0][1], IntervalSampler):

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklearn_songpop._parallel import chunk_slices
 from sklearn_songpop._progress import progress
-from sklearn_songpop.audio import AudioError, as_float_waveform, load_windows, probe_audio
+from sklearn_songpop.audio import AudioError, as_float_waveform, load_windows, probe_files
 
 __all__ = ["IntervalSampler", "window_starts"]
 
@@ -317,7 +317,7 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of float32, shape (n_songs, n_intervals, n_samples_)
+        ndarray of float32, shape (n_songs, n_intervals, ``n_samples_``)
         """
         check_is_fitted(self, "n_samples_")
         songs = self._as_songs(X)
@@ -349,20 +349,11 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
             out[c] = windows
         return out
 
-    def _song_lengths(self, songs: list) -> list[float]:
-        """Lengths in seconds; probes every file and reports all bad ones at once."""
-        lengths, problems = [], {}
-        for song in songs:
-            if isinstance(song, np.ndarray):
-                lengths.append(song.shape[0] / self.sr)
-                continue
-            try:
-                lengths.append(probe_audio(song).duration)
-            except AudioError as exc:
-                problems.update(exc.problems or {os.fsdecode(song): str(exc)})
-        if problems:
-            raise AudioError.for_files(problems)
-        return lengths
+    def _song_lengths(self, songs) -> list[float]:
+        """Lengths in seconds; every file is probed and all bad ones reported at once."""
+        if isinstance(songs, np.ndarray) or (songs and isinstance(songs[0], np.ndarray)):
+            return [song.shape[0] / self.sr for song in songs]
+        return [info.duration for info in probe_files(songs)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

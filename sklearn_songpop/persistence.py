@@ -22,7 +22,15 @@ __all__ = [
 
 
 class VersionMismatchWarning(UserWarning):
-    """A model is loaded under other library versions than it was saved with."""
+    """A model is loaded under other library versions than it was saved with.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", VersionMismatchWarning)  # make it an error
+    ...     issubclass(VersionMismatchWarning, UserWarning)
+    True"""
 
 
 def versions() -> dict[str, str]:
@@ -62,6 +70,15 @@ def save_model(model, path: str | os.PathLike, compress: int = 3) -> None:
     -----
     The file is a pickle: loading it runs code stored in it. Load only files
     you made or trust.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.dummy import DummyClassifier
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.joblib")
+    >>> save_model(DummyClassifier().fit([[0], [1]], [0, 1]), path)
+    >>> load_model(path).predict([[5]]).tolist()
+    [0]
     """
     joblib.dump({"model": model, "versions": versions()}, path, compress=compress)
 
@@ -89,6 +106,10 @@ def load_model(path: str | os.PathLike):
     Notes
     -----
     Loading a pickle runs code stored in it: load only files you made or trust.
+
+    Examples
+    --------
+    See :func:`save_model`.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{os.fspath(path)}: model file not found")
@@ -146,6 +167,22 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     -------
     pathlib.Path
         The folder.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from sklearn_songpop import make_songs, make_songpop_pipeline
+    >>> songs = make_songs(n_songs=8, n_artists=2, duration=4.0, random_state=0)
+    >>> pipe = make_songpop_pipeline(random_state=0, classifier__max_epochs=1,
+    ...                              classifier__train_split=None, classifier__callbacks=None)
+    >>> pipe = pipe.fit(np.stack(songs.waveforms), songs.y)
+    >>> folder = save_portable(pipe, tempfile.mkdtemp())
+    >>> sorted(p.name for p in folder.iterdir())
+    ['settings.json', 'weights.pt']
+    >>> again = load_portable(folder)
+    >>> np.allclose(again.predict_proba(np.stack(songs.waveforms)),
+    ...             pipe.predict_proba(np.stack(songs.waveforms)), atol=1e-6)
+    True
     """
     import torch
 
@@ -200,6 +237,10 @@ def load_portable(folder: str | os.PathLike):
     Pipeline
         Ready to predict; its classifier has no training history, callbacks or
         validation split (set them before fitting it again).
+
+    Examples
+    --------
+    See :func:`save_portable`.
     """
     import torch
     from sklearn.pipeline import Pipeline

@@ -38,6 +38,15 @@ def plot_spectrogram(spec: np.ndarray, transformer=None, ax=None, duration: floa
     Returns
     -------
     matplotlib.image.AxesImage
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_songpop import SpectrogramTransformer
+    >>> clip = np.random.default_rng(0).standard_normal((1, 22050)).astype("float32")
+    >>> tr = SpectrogramTransformer(n_mels=64).fit(clip)
+    >>> plot_spectrogram(tr.transform(clip)[0, 0], tr).get_array().shape
+    (64, 44)
     """
     ax = _axes(ax)
     spec = np.asarray(spec, dtype=np.float32)
@@ -80,6 +89,15 @@ def plot_training_curves(classifier, ax=None):
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_songpop import SpectrogramCNNClassifier
+    >>> X = np.random.default_rng(0).standard_normal((8, 2, 16, 16)).astype("float32")
+    >>> clf = SpectrogramCNNClassifier(max_epochs=3, random_state=0).fit(X, [0, 1] * 4)
+    >>> len(plot_training_curves(clf).lines)
+    1
     """
     ax = _axes(ax)
     history = classifier.history_
@@ -113,6 +131,13 @@ def plot_interval_timeline(
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ax = plot_interval_timeline(np.array([0.0, 3.0, 6.0]), np.array([0.2, 0.9, 0.4]), 3.0)
+    >>> len(ax.patches)
+    3
     """
     ax = _axes(ax)
     times, proba = np.asarray(times, float), np.asarray(proba, float)

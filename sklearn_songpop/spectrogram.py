@@ -103,7 +103,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         The hop in use.
     output_shape_ : tuple of int or None
         The resize target in use.
-    mel_basis_ : ndarray of shape (n_mels, n_fft_ // 2 + 1) or None
+    mel_basis_ : ndarray of shape (n_mels, ``n_fft_ // 2 + 1``) or None
         The mel filter bank (``librosa.filters.mel``), for ``kind="mel"``.
     n_features_in_ : int
         Length of the last axis seen in ``fit``.

@@ -13,22 +13,25 @@ import numpy as np
 
 from sklearn_songpop import make_songpop_pipeline, make_songs, window_starts
 
-songs = make_songs(n_songs=80, n_artists=16, duration=12.0, random_state=2)
+songs = make_songs(n_songs=120, n_artists=20, duration=12.0, random_state=0)
 X, y = np.stack(songs.waveforms), songs.y
 pipe = make_songpop_pipeline("default", random_state=0).fit(X[10:], y[10:])
 
 # %%
 # Score every part of a held-out song
-# -------------------------------------------
-# The fitted classifier takes any number of intervals per song, so the same
-# model scores twelve intervals as easily as three.
+# -----------------------------------
+# The fitted classifier takes any number of intervals per song, so a sampler
+# with eight evenly spaced 3-second windows feeds the same fitted spectrogram
+# step and network.
+from sklearn_songpop import IntervalSampler
+
 held_out_popular = np.flatnonzero(y[:10] == 1)
 song = int(held_out_popular[0]) if held_out_popular.size else 0
-front = pipe[:-1].set_params(intervals__strategy="even", intervals__n_intervals=12,
-                             intervals__duration=1.0)
-spectrograms = front.transform(X[song:song + 1])
+timeline = IntervalSampler(n_intervals=8, duration=3.0, strategy="even")
+windows = timeline.fit_transform(X[song:song + 1])
+spectrograms = pipe.named_steps["spectrogram"].transform(windows)
 proba = pipe.named_steps["classifier"].predict_interval_proba(spectrograms)[0, :, 1]
-starts = window_starts(len(X[song]) / songs.sr, 12, 1.0, "even")
+starts = window_starts(len(X[song]) / songs.sr, 8, 3.0, "even")
 
 # %%
 # The timeline
@@ -38,18 +41,18 @@ import matplotlib.pyplot as plt
 from sklearn_songpop.plotting import plot_interval_timeline, plot_spectrogram
 
 fig, ax = plt.subplots(figsize=(7, 3))
-plot_interval_timeline(starts, proba, 1.0, ax=ax)
+plot_interval_timeline(starts, proba, 3.0, ax=ax)
 ax.set_title(f"song {song}: labelled {'popular' if y[song] else 'not popular'}")
 plt.show()
 
 # %%
-# The most and least hit-like seconds
+# The most and least hit-like windows
 # -----------------------------------
 spec = pipe.named_steps["spectrogram"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
 for ax, j, title in [(axes[0], int(proba.argmax()), "most"), (axes[1], int(proba.argmin()),
                                                              "least")]:
     plot_spectrogram(spectrograms[0, j], spec, ax=ax)
-    ax.set_title(f"{title} hit-like second: {starts[j]:.1f} s, P = {proba[j]:.2f}")
+    ax.set_title(f"{title} hit-like: from {starts[j]:.1f} s, P = {proba[j]:.2f}")
 fig.tight_layout()
 plt.show()

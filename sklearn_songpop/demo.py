@@ -127,7 +127,7 @@ def _model_figures(final, data, X, out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     from sklearn_songpop.audio import audio_duration
-    from sklearn_songpop.intervals import window_starts
+    from sklearn_songpop.intervals import IntervalSampler, window_starts
     from sklearn_songpop.plotting import (
         plot_interval_timeline,
         plot_spectrogram,
@@ -151,9 +151,10 @@ def _model_figures(final, data, X, out: Path) -> list[str]:
     sampler = final.named_steps["intervals"]
     length = audio_duration(data.paths[song])
     n = max(3, int(length // sampler.duration))
-    timeline = final[:-1].set_params(intervals__strategy="even", intervals__n_intervals=n)
-    proba = clf.predict_interval_proba(timeline.transform([data.paths[song]]))[0]
-    final.set_params(intervals__strategy="thirds", intervals__n_intervals=3)
+    timeline = IntervalSampler(n_intervals=n, duration=sampler.duration, sr=sampler.sr,
+                               strategy="even")
+    windows = timeline.fit_transform([data.paths[song]])
+    proba = clf.predict_interval_proba(spec.transform(windows))[0]
     fig, ax = plt.subplots(figsize=(7, 3.5))
     starts = window_starts(length, n, sampler.duration, "even")
     pos = list(clf.classes_).index(1)

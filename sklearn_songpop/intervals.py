@@ -321,7 +321,7 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_samples_")
         songs = self._as_songs(X)
-        n = self.n_samples_
+        n = int(round(self.duration * self.sr))  # the parameters in force, as the starts
         lengths = self._song_lengths(songs)
         base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         starts = []

@@ -281,6 +281,20 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
             kwargs["batch_size"] = len(dataset)
         return self.iterator_train(dataset, **kwargs)
 
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """skorch's train/validation split, with a clear error when it cannot stratify."""
+        try:
+            return super().get_split_datasets(X, y, **fit_params)
+        except ValueError as exc:
+            if "least populated class" not in str(exc):
+                raise
+            raise ValueError(
+                "the song-level validation split (train_split) needs at least 2 songs of "
+                f"each class among the training songs: {exc} Give more songs, or pass "
+                "train_split=None (classifier__train_split=None in a pipeline) and no "
+                "early stopping"
+            ) from exc
+
     def infer(self, x, **fit_params):
         """Logits of every interval, ``(batch, k, n_classes)``.
 

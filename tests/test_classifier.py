@@ -201,3 +201,10 @@ def test_different_number_of_intervals_at_predict():
     X, y = toy(k=3)
     clf = fast(max_epochs=1).fit(X, y)
     assert clf.predict_interval_proba(np.concatenate([X, X], axis=1)).shape == (len(X), 6, 2)
+
+
+def test_validation_split_too_small_to_stratify_says_what_to_do():
+    X, y = toy(n=10)
+    y = np.array([1] + [0] * 9)
+    with pytest.raises(ValueError, match="train_split=None"):
+        fast(train_split=ValidSplit(0.2, stratified=True, random_state=0)).fit(X, y)

@@ -18,7 +18,8 @@ def songpop(*args, cwd=None):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("corpus")
-    songs = make_songs(n_songs=12, n_artists=3, duration=4.0, random_state=0)
+    songs = make_songs(n_songs=16, n_artists=3, popular_fraction=0.5, duration=4.0,
+                       random_state=0)
     return write_songs(songs, folder, format=("mp3", "m4a"))
 
 
@@ -35,7 +36,7 @@ def test_scan_ok_and_bad(corpus, tmp_path):
     ok = songpop("scan", corpus.parent)
     assert ok.returncode == 0, ok.stderr
     rows = list(csv.DictReader(io.StringIO(ok.stdout)))
-    assert len(rows) == 12 and {r["format"] for r in rows} == {"MP3", "aac"}
+    assert len(rows) == 16 and {r["format"] for r in rows} == {"MP3", "aac"}
     (tmp_path / "bad.mp3").write_bytes(b"\x00" * 100)
     (tmp_path / "empty.wav").write_bytes(b"")
     bad = songpop("scan", tmp_path)

@@ -43,6 +43,7 @@ from sklearn_songpop.plotting import plot_interval_timeline, plot_spectrogram
 fig, ax = plt.subplots(figsize=(7, 3))
 plot_interval_timeline(starts, proba, 3.0, ax=ax)
 ax.set_title(f"song {song}: labelled {'popular' if y[song] else 'not popular'}")
+fig.tight_layout()
 plt.show()
 
 # %%

@@ -28,6 +28,7 @@ __all__ = [
     "AudioInfo",
     "as_float_waveform",
     "audio_duration",
+    "check_audio",
     "load_audio",
     "load_windows",
     "probe_audio",
@@ -164,7 +165,8 @@ def _probe_soundfile(name: str) -> AudioInfo | None:
     import soundfile as sf
 
     try:
-        info = sf.info(name)
+        with _quiet_c_stderr(True):  # mpg123 narrates its resyncs on non-MP3 data
+            info = sf.info(name)
     except (RuntimeError, sf.LibsndfileError, TypeError, ValueError):
         return None
     if info.samplerate <= 0:
@@ -288,6 +290,52 @@ def probe_files(paths: Sequence[PathLike]) -> list[AudioInfo]:
     return infos
 
 
+def check_audio(path: PathLike) -> AudioInfo:
+    """Probe a file and decode its last second, to catch files cut short.
+
+    :func:`probe_audio` trusts the header; a file truncated after its header
+    was written still probes well. Reading the end shows the cut.
+
+    Parameters
+    ----------
+    path : str, bytes or os.PathLike
+        The audio file.
+
+    Returns
+    -------
+    AudioInfo
+        As :func:`probe_audio`.
+
+    Raises
+    ------
+    AudioError
+        As :func:`probe_audio`, and "corrupt or truncated" when the end of the
+        stream cannot be decoded.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "cut.flac")
+    >>> sf.write(path, np.random.default_rng(0).uniform(-1, 1, 44100), 22050)
+    >>> with open(path, "r+b") as f:
+    ...     _ = f.truncate(os.path.getsize(path) // 2)
+    >>> try:
+    ...     check_audio(path)
+    ... except AudioError as err:
+    ...     "truncated" in str(err)
+    True
+    """
+    info = probe_audio(path)
+    tail = min(1.0, info.duration)
+    window = load_windows(path, [max(0.0, info.duration - tail)], tail, sr=None)[0]
+    expected = int(tail * info.sr)
+    if window.shape[-1] < 0.9 * expected:
+        raise AudioError.for_file(
+            info.path, f"corrupt or truncated: the last {tail:g} s cannot be decoded"
+        )
+    return info
+
+
 def audio_duration(path: PathLike) -> float:
     """Length of an audio file in seconds, read from its container.
 
@@ -334,10 +382,12 @@ def _quiet_c_stderr(active: bool):
     """Silence C-level stderr (file descriptor 2) for the duration of the block.
 
     libsndfile's MP3 decoder (mpg123) prints a "part2_3_length ... too large"
-    line after every seek into a stream that uses the bit reservoir. The
-    samples are right (the tests compare them with a full decode); the line is
-    noise. Python's own ``sys.stderr`` writes made meanwhile by other threads
-    would be lost too, so the block is kept to the seek and read.
+    line after every seek into a stream that uses the bit reservoir, and
+    "Trying to resync" notes when it is handed data that is not MP3. The
+    samples are right (the tests compare them with a full decode); the lines
+    are noise. Python's own ``sys.stderr`` writes made meanwhile by other
+    threads would be lost too, so the blocks are kept to opening, seeking and
+    reading.
     """
     if not active:
         yield
@@ -363,7 +413,8 @@ def _read_soundfile(name: str, windows: Sequence[tuple[float, float | None]]):
     import soundfile as sf
 
     try:
-        f = sf.SoundFile(name)
+        with _quiet_c_stderr(True):
+            f = sf.SoundFile(name)
     except (RuntimeError, sf.LibsndfileError, TypeError, ValueError):
         return None
     out = []

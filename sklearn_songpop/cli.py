@@ -45,7 +45,7 @@ def _songs_from(args) -> tuple[list[str], object, object]:
 
 # ------------------------------------------------------------------------ commands
 def cmd_scan(args) -> int:
-    from sklearn_songpop.audio import AudioError, probe_audio
+    from sklearn_songpop.audio import AudioError, check_audio
 
     if args.manifest:
         paths = _songs_from(args)[0]
@@ -58,7 +58,7 @@ def cmd_scan(args) -> int:
     writer.writerow(["path", "format", "duration_s", "channels", "sr", "problem"])
     for path in paths:
         try:
-            info = probe_audio(path)
+            info = check_audio(path)
             writer.writerow([path, info.format, f"{info.duration:.2f}", info.channels, info.sr,
                              ""])
         except AudioError as exc:
@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-state", type=int, default=0)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("scan", help="probe every file; exit status 1 when any is bad")
+    p = sub.add_parser("scan", help="probe every file and decode its last second; exit "
+                                    "status 1 when any is bad")
     p.add_argument("dir", nargs="?", help="folder of audio files")
     manifest_args(p)
     p.set_defaults(func=cmd_scan)

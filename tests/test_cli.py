@@ -5,8 +5,11 @@ import io
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 
+from sklearn_songpop._write import write_audio
 from sklearn_songpop.datasets import make_songs, write_songs
 
 
@@ -103,16 +106,27 @@ def test_demo_end_to_end(tmp_path):
     assert sorted((tmp_path / "cache").rglob("*.mp3")) == files
 
 
-@pytest.mark.parametrize("case", ["missing", "empty", "junk", "directory"])
+@pytest.mark.parametrize("case", ["missing", "empty", "junk", "directory", "random bytes",
+                                  "zero frames", "truncated"])
 def test_train_and_predict_report_bad_files_in_one_line(model, corpus, tmp_path, case):
     bad = {"missing": tmp_path / "gone.mp3", "empty": tmp_path / "empty.mp3",
-           "junk": tmp_path / "junk.wav", "directory": tmp_path / "folder"}[case]
+           "junk": tmp_path / "junk.wav", "directory": tmp_path / "folder",
+           "random bytes": tmp_path / "noise.mp3", "zero frames": tmp_path / "zero.wav",
+           "truncated": tmp_path / "cut.flac"}[case]
     if case == "empty":
         bad.write_bytes(b"")
     elif case == "junk":
         bad.write_bytes(b"not audio" * 100)
     elif case == "directory":
         bad.mkdir()
+    elif case == "random bytes":
+        bad.write_bytes(np.random.default_rng(0).bytes(8192))
+    elif case == "zero frames":
+        sf.write(bad, np.zeros(0, np.float32), 22050)
+    elif case == "truncated":
+        write_audio(bad, make_songs(n_songs=1, duration=12.0, random_state=0).waveforms[0],
+                    22050)
+        bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
     good = next(corpus.parent.glob("song_0000.*"))
     manifest = tmp_path / "labels.csv"
     manifest.write_text(f"path,label\n{good},1\n{bad},0\n")

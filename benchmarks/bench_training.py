@@ -65,18 +65,18 @@ def run(quick: bool = False) -> str:
 
     n_train, n_test = (60, 40) if quick else (160, 80)
     rows = []
-    for preset, module, lr, batch, epochs in (
-        ("default", SongpopCNN, 1e-3, 16, 3 if quick else 8),
-        ("paper", PaperCNN, 1e-4, 13, 2 if quick else 3),
+    for preset, module, lr, batch, epochs, reps in (
+        ("default", SongpopCNN, 1e-3, 16, 3 if quick else 6, 2 if quick else 4),
+        ("paper", PaperCNN, 1e-4, 13, 2 if quick else 3, 2),
     ):
         X, y = _data(preset, n_train, seed=0)
         Xt, yt = _data(preset, n_test, seed=1)
         n_intervals = X.shape[0] * X.shape[1]
         for fast in (False, True):
-            # skorch and the plain loop take turns, twice, so that neither gets the
-            # warmer machine; the first epoch of every run is left out
+            # skorch and the plain loop take turns, so that neither gets the warmer
+            # machine; the first epoch of every run is left out
             skorch_epochs, plain_epochs = [], []
-            for _ in range(2):
+            for _ in range(reps):
                 clf = SpectrogramCNNClassifier(module, lr=lr, batch_size=batch,
                                                max_epochs=epochs, fast_path=fast,
                                                random_state=0, class_weight="balanced")

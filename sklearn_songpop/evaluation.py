@@ -392,8 +392,7 @@ def evaluate(
         if verbose:
             print(f"decoding intervals of {len(X)} songs ...", flush=True)
         X = clone(sampler).fit_transform(X)
-        estimator = Pipeline(estimator.steps[1:]) if len(estimator.steps) > 2 else (
-            estimator.steps[1][1])
+        estimator = estimator[1:]
     models = {name: estimator}
     if baselines is True:
         models.update(make_baselines(None))

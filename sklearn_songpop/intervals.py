@@ -98,40 +98,35 @@ def _song_rng(base_seed: int, song) -> np.random.Generator:
     return np.random.default_rng([base_seed, int.from_bytes(digest, "little")])
 
 
-def _fit_length(window: np.ndarray, n: int, short: str, name: str) -> np.ndarray:
-    """Pad, loop or reject a window shorter than ``n`` samples."""
+def _fit_length(window: np.ndarray, n: int, short: str) -> np.ndarray:
+    """Cut a window to ``n`` samples, or fill a short one by ``short`` ("pad" or "loop")."""
     if window.shape[0] >= n:
         return window[:n]
     if window.shape[0] == 0 or short == "pad":
         return np.pad(window, (0, n - window.shape[0]))
-    if short == "loop":
-        return np.resize(window, n)
-    raise AudioError(
-        f"{name}: too short for an interval ({window.shape[0]} samples, {n} needed); "
-        "pass short='pad' or short='loop' to accept short songs"
-    )
+    return np.resize(window, n)
 
 
-def _windows_from_array(wave, starts, n, sr, short, name):
+def _windows_from_array(wave, starts, n, sr, short):
     out = np.empty((len(starts), n), dtype=np.float32)
     for i, s in enumerate(starts):
         a = int(round(s * sr))
-        out[i] = _fit_length(wave[a:a + n], n, short, name)
+        out[i] = _fit_length(wave[a:a + n], n, short)
     return out
 
 
 def _windows_from_file(path, starts, n, sr, duration, short):
     windows = load_windows(path, starts, duration, sr=sr)
-    return np.stack([_fit_length(w, n, short, os.fsdecode(path)) for w in windows])
+    return np.stack([_fit_length(w, n, short) for w in windows])
 
 
-def _windows_of_songs(songs, starts, n, sr, duration, short) -> np.ndarray:
+def _windows_of_songs(songs, starts, policies, n, sr, duration) -> np.ndarray:
     """The windows of a chunk of songs, ``(len(songs), n_intervals, n)``: one joblib job."""
     return np.stack([
-        _windows_from_array(song, s, n, sr, short, "a waveform")
+        _windows_from_array(song, s, n, sr, short)
         if isinstance(song, np.ndarray)
         else _windows_from_file(song, s, n, sr, duration, short)
-        for song, s in zip(songs, starts)
+        for song, s, short in zip(songs, starts, policies)
     ])
 
 
@@ -324,21 +319,26 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
         n = int(round(self.duration * self.sr))  # the parameters in force, as the starts
         lengths = self._song_lengths(songs)
         base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        starts = []
+        starts, policies = [], []
         for song, length in zip(songs, lengths):
             rng = None if self.strategy == "even" else _song_rng(base_seed, song)
-            if length * self.sr < n and self.short == "error":
+            too_short = length * self.sr < n
+            if too_short and self.short == "error":
                 name = os.fsdecode(song) if not isinstance(song, np.ndarray) else "a waveform"
                 raise AudioError(
                     f"{name}: too short for an interval ({length:.3f} s, {self.duration} s "
                     "needed); pass short='pad' or short='loop' to accept short songs"
                 )
+            # the policy is for songs shorter than a window; a window of a longer song
+            # that comes back a few samples short (rounding, resampling) is padded
+            policies.append(self.short if too_short else "pad")
             starts.append(
                 window_starts(length, self.n_intervals, self.duration, self.strategy, rng)
             )
         chunks = chunk_slices(len(songs), self.n_jobs)
         jobs = (
-            delayed(_windows_of_songs)(songs[c], starts[c], n, self.sr, self.duration, self.short)
+            delayed(_windows_of_songs)(songs[c], starts[c], policies[c], n, self.sr,
+                                       self.duration)
             for c in chunks
         )
         parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")

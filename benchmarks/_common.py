@@ -8,6 +8,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 
 def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` in seconds over ``repeat`` runs after ``warmup`` runs."""
@@ -43,3 +45,16 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def stereo_song(seconds: float, sr: int = 44100, random_state: int = 0) -> np.ndarray:
+    """A generated stereo song at CD rate, as most real files are: ``(2, samples)``.
+
+    A 30-second generated song repeated to ``seconds``; the right channel is the
+    left one, 10 ms later and quieter.
+    """
+    from sklearn_songpop.datasets import make_songs
+
+    loop = make_songs(n_songs=1, duration=30.0, sr=sr, random_state=random_state).waveforms[0]
+    left = np.resize(loop, int(seconds * sr))
+    return np.stack([left, 0.8 * np.roll(left, sr // 100)])

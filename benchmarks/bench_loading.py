@@ -12,20 +12,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
-
-from benchmarks._common import median_time, table
+from benchmarks._common import median_time, stereo_song, table
 
 FORMATS = ("wav", "flac", "ogg", "mp3", "m4a")
-
-
-def _song(seconds: float, sr: int = 44100) -> np.ndarray:
-    """A stereo song at CD rate, as most real files are."""
-    from sklearn_songpop.datasets import make_songs
-
-    loop = make_songs(n_songs=1, duration=30.0, sr=sr, random_state=0).waveforms[0]
-    left = np.resize(loop, int(seconds * sr))
-    return np.stack([left, 0.8 * np.roll(left, 441)])
 
 
 def run(quick: bool = False) -> str:
@@ -40,7 +29,7 @@ def run(quick: bool = False) -> str:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in lengths:
-            y = _song(seconds, native)
+            y = stereo_song(seconds, native)
             starts = [seconds / 6, seconds / 2, 5 * seconds / 6]
             for fmt in FORMATS:
                 path = Path(tmp) / f"song_{int(seconds)}.{fmt}"

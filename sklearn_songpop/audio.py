@@ -371,7 +371,43 @@ def _short(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-_STDERR_LOCK = threading.Lock()
+class _StderrSilencer:
+    """Point file descriptor 2 at the null device while any thread asks for it.
+
+    The first thread in redirects, the last one out restores, and threads in
+    between decode at the same time instead of waiting for one another.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: int | None = None
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                try:
+                    saved = os.dup(2)
+                except OSError:  # no descriptor 2 (some embedded interpreters)
+                    saved = None
+                if saved is not None:
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, 2)
+                    os.close(devnull)
+                self._saved = saved
+            self._users += 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._saved is not None:
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._saved = None
+
+
+_SILENCER = _StderrSilencer()
+
 #: Seconds decoded and dropped before a window of a lossy stream, so that the
 #: first samples of the window equal those of a full decode.
 _PREROLL_SECONDS = 0.25
@@ -392,24 +428,19 @@ def _quiet_c_stderr(active: bool):
     if not active:
         yield
         return
-    with _STDERR_LOCK:
-        try:
-            saved = os.dup(2)
-        except OSError:  # no descriptor 2 (some embedded interpreters)
-            yield
-            return
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
+    _SILENCER.enter()
+    try:
+        yield
+    finally:
+        _SILENCER.exit()
 
 
-def _read_soundfile(name: str, windows: Sequence[tuple[float, float | None]]):
-    """Read each (offset, duration) window with libsndfile; None when it can't open."""
+def _read_soundfile(name: str, windows: Sequence[tuple[float, float | None]], mono: bool):
+    """Read each (offset, duration) window with libsndfile; None when it can't open.
+
+    With ``mono``, every window is mixed down as soon as it is read, through one
+    frame buffer for all windows, and comes back as ``(1, samples)``.
+    """
     import soundfile as sf
 
     try:
@@ -423,6 +454,7 @@ def _read_soundfile(name: str, windows: Sequence[tuple[float, float | None]]):
         is_mp3 = f.format == "MP3"
         # lossy decoders rebuild the first block after a seek from the one before it
         preroll = int(_PREROLL_SECONDS * sr) if f.format in ("MP3", "OGG") else 0
+        buffer = np.empty((0, f.channels), dtype=np.float32)
         for offset, duration in windows:
             start = min(int(round(offset * sr)), total)
             want = total - start if duration is None else int(math.ceil(duration * sr))
@@ -431,7 +463,12 @@ def _read_soundfile(name: str, windows: Sequence[tuple[float, float | None]]):
             try:
                 with _quiet_c_stderr(is_mp3 and start > 0):
                     f.seek(start - lead)
-                    data = f.read(want + lead, dtype="float32", always_2d=True)[lead:]
+                    if mono:
+                        if len(buffer) < want + lead:
+                            buffer = np.empty((want + lead, f.channels), dtype=np.float32)
+                        data = f.read(out=buffer[:want + lead])[lead:]
+                    else:
+                        data = f.read(want + lead, dtype="float32", always_2d=True)[lead:]
             except (RuntimeError, sf.LibsndfileError) as exc:
                 raise AudioError.for_file(name, f"corrupt or truncated ({_short(exc)})") from exc
             if duration is not None and len(data) < want:
@@ -440,7 +477,12 @@ def _read_soundfile(name: str, windows: Sequence[tuple[float, float | None]]):
                     f"corrupt or truncated: the header promises {total} frames but only "
                     f"{start + len(data)} could be read",
                 )
-            out.append(data.T)
+            if mono:
+                # the buffer is reused for the next window: keep a copy of a single channel
+                data = _mix_down(data.T) if f.channels > 1 else data[:, 0].copy()
+                out.append(data[None])
+            else:
+                out.append(data.T)
     return out, sr
 
 
@@ -528,10 +570,25 @@ def _read_pyav(name: str, windows: Sequence[tuple[float, float | None]]):
     return out, sr
 
 
+def _mix_down(data: np.ndarray) -> np.ndarray:
+    """The mean of the channels of ``(channels, samples)``, equal to ``data.mean(axis=0)``.
+
+    Decoders hand back interleaved frames, so the channels are a strided view; numpy's
+    reduction across them is several times slower than adding whole rows.
+    """
+    if data.shape[0] == 1:
+        return data[0]
+    out = data[0].copy()
+    for row in data[1:]:
+        out += row
+    out /= data.shape[0]
+    return out
+
+
 def _finish(data: np.ndarray, native_sr: int, sr: int | None, mono: bool) -> np.ndarray:
     """Mix down, resample, and return C-contiguous float32."""
     if mono:
-        data = data.mean(axis=0) if data.shape[0] > 1 else data[0]
+        data = _mix_down(data)
     if sr is not None and sr != native_sr and data.shape[-1] > 0:
         import soxr
 
@@ -589,7 +646,7 @@ def load_windows(
     """
     name = _check_file(path)
     windows = [(max(0.0, float(o)), duration) for o in offsets]
-    result = _read_soundfile(name, windows)
+    result = _read_soundfile(name, windows, mono)
     if result is None:
         result = _read_pyav(name, windows)
     data, native_sr = result
@@ -670,5 +727,5 @@ def _array_window(source, sr, offset, duration, mono) -> np.ndarray:
     stop = None if duration is None else start + int(round(duration * rate))
     arr = arr[..., start:stop]
     if mono and arr.ndim == 2:
-        arr = arr.mean(axis=0)
+        arr = _mix_down(arr)
     return np.ascontiguousarray(arr, dtype=np.float32)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
@@ -335,7 +335,7 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
             starts.append(
                 window_starts(length, self.n_intervals, self.duration, self.strategy, rng)
             )
-        chunks = chunk_slices(len(songs), self.n_jobs)
+        chunks = chunk_slices(len(songs), effective_n_jobs(self.n_jobs))
         jobs = (
             delayed(_windows_of_songs)(songs[c], starts[c], policies[c], n, self.sr,
                                        self.duration)

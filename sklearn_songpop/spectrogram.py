@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from sklearn_songpop._parallel import chunk_slices
+from sklearn_songpop._parallel import chunk_slices, local_threads
 
 __all__ = ["SpectrogramTransformer"]
 
@@ -92,8 +92,13 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         Clips per torch call. On 2 CPU cores, 1 to 4 clips a call were fastest
         (larger batches leave the cache); see the benchmarks.
     n_jobs : int or None, default=None
-        Batches computed in parallel through joblib (threads by default: torch
-        releases the GIL).
+        Threads computing batches in parallel; None means 1 unless inside a
+        :func:`joblib.parallel_config` context that sets ``n_jobs``, and -1
+        means every core of this machine. The jobs stay in this process under
+        every joblib backend, Dask's included: sending a window to another
+        process costs more than its spectrogram (measured in the benchmarks).
+        torch already spreads one batch over its own threads, so on a few
+        cores 1 is often fastest.
 
     Attributes
     ----------
@@ -240,9 +245,13 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
             X = X[:, None, :]
         n, k, n_samples = X.shape
         clips = X.reshape(n * k, n_samples)
-        chunks = chunk_slices(n * k, self.n_jobs, per_worker=1, split_serial=False)
+        # a window costs more to send to another process than its spectrogram costs
+        # to compute, so jobs stay in threads here whatever the backend (torch
+        # releases the GIL)
+        threads = local_threads(self.n_jobs)
+        chunks = chunk_slices(n * k, threads, per_worker=1, split_serial=False)
         if len(chunks) > 1:
-            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            parts = Parallel(n_jobs=threads, require="sharedmem")(
                 delayed(self._chunk)(clips[c]) for c in chunks
             )
         else:

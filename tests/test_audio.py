@@ -72,8 +72,16 @@ def test_multichannel_wav(tmp_path):
     y = chirp(1.0, channels=6)
     path = tmp_path / "six.wav"
     write_audio(path, y, SR)
-    assert load_audio(path, sr=SR).shape == (SR,)
-    assert load_audio(path, sr=SR, mono=False).shape == (6, SR)
+    mono = load_audio(path, sr=SR)
+    assert mono.shape == (SR,)
+    both = load_audio(path, sr=SR, mono=False)
+    assert both.shape == (6, SR)
+    # the mix-down adds whole channels instead of reducing across the interleaved
+    # frames, and still equals numpy's mean bit for bit
+    np.testing.assert_array_equal(mono, both.mean(axis=0))
+    np.testing.assert_array_equal(
+        load_audio(both, sr=SR), np.ascontiguousarray(both).mean(axis=0)
+    )
 
 
 @pytest.mark.parametrize("native", [8000, 44100, 192000])
@@ -160,3 +168,25 @@ def test_bad_window_arguments(audio_files):
 def _write(path, content: bytes):
     path.write_bytes(content)
     return path
+
+
+def test_silenced_stderr_lets_threads_decode_together(capfd):
+    import threading
+
+    from sklearn_songpop.audio import _quiet_c_stderr
+
+    both_inside = threading.Barrier(2, timeout=10)
+
+    def decode_like():
+        with _quiet_c_stderr(True):
+            os.write(2, b"mpg123 chatter\n")
+            both_inside.wait()  # raises BrokenBarrierError if one thread waits for the other
+
+    threads = [threading.Thread(target=decode_like) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not both_inside.broken
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"

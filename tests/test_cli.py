@@ -139,3 +139,35 @@ def test_train_and_predict_report_bad_files_in_one_line(model, corpus, tmp_path,
         assert str(bad) in line
     scan = songpop("scan", "--manifest", manifest)
     assert scan.returncode == 1 and str(bad) in scan.stdout
+
+
+
+class _Mallopt:
+    """Stands in for ctypes' ``libc.mallopt``: accepts argtypes/restype, records calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, param, value):
+        self.calls.append((param, value))
+        return 1
+
+
+def test_songpop_fixes_glibc_thresholds_unless_the_user_did(monkeypatch):
+    from types import SimpleNamespace
+
+    from sklearn_songpop import cli
+
+    mallopt = _Mallopt()
+    monkeypatch.setattr(cli.ctypes, "CDLL", lambda name: SimpleNamespace(mallopt=mallopt))
+    monkeypatch.setattr(cli.sys, "platform", "linux")
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.steady_allocator()
+    # M_MMAP_THRESHOLD (-3) at 32 MiB, glibc's largest; M_TRIM_THRESHOLD (-1) at 256 MiB
+    assert sorted(mallopt.calls) == [(-3, 32 * 2**20), (-1, 256 * 2**20)]
+
+    mallopt.calls.clear()
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    assert not cli.steady_allocator()
+    assert mallopt.calls == []

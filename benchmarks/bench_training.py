@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from benchmarks._common import table
+from sklearn_songpop.cli import STEADY_MALLOC
 
-#: glibc settings of the second pass; see the module docstring.
-FIXED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
-                "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20)}
+#: glibc settings of the second pass, those the ``songpop`` command sets for itself.
+FIXED_MALLOC = {name: str(value) for name, value in STEADY_MALLOC.items()}
 
 
 def _faults() -> int:

@@ -252,9 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-#: glibc's mallopt parameters, and the values the command sets (see the user guide).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_STEADY_MALLOC = {_M_MMAP_THRESHOLD: 32 * 2**20, _M_TRIM_THRESHOLD: 256 * 2**20}
+#: The thresholds ``songpop`` fixes, by the name of glibc's environment variable.
+STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 32 * 2**20, "MALLOC_TRIM_THRESHOLD_": 256 * 2**20}
+#: glibc's mallopt parameter for each variable (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD).
+_MALLOPT_PARAM = {"MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_TRIM_THRESHOLD_": -1}
 
 
 def steady_allocator() -> bool:
@@ -271,16 +272,14 @@ def steady_allocator() -> bool:
     bool
         Whether the thresholds were set.
     """
-    if sys.platform != "linux" or any(
-        name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
-    ):
+    if sys.platform != "linux" or any(name in os.environ for name in STEADY_MALLOC):
         return False
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):  # another C library (musl, ...)
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return all(mallopt(param, value) == 1 for param, value in _STEADY_MALLOC.items())
+    return all(mallopt(_MALLOPT_PARAM[name], value) == 1 for name, value in STEADY_MALLOC.items())
 
 
 def entry_point() -> int:  # pragma: no cover - the installed ``songpop`` script

@@ -141,7 +141,6 @@ def test_train_and_predict_report_bad_files_in_one_line(model, corpus, tmp_path,
     assert scan.returncode == 1 and str(bad) in scan.stdout
 
 
-
 class _Mallopt:
     """Stands in for ctypes' ``libc.mallopt``: accepts argtypes/restype, records calls."""
 

@@ -28,15 +28,24 @@ from sklearn_songpop.persistence import (
 )
 from sklearn_songpop.pipeline import PRESETS, make_songpop_pipeline
 from sklearn_songpop.spectrogram import SpectrogramTransformer
+from sklearn_songpop.training import (
+    CosineSchedule,
+    SongEarlyStopping,
+    SongValidSplit,
+    song_roc_auc,
+)
 
 __all__ = [
     "PRESETS",
     "AudioError",
     "AudioInfo",
     "BandStatistics",
+    "CosineSchedule",
     "EvaluationResult",
     "IntervalSampler",
     "PaperCNN",
+    "SongEarlyStopping",
+    "SongValidSplit",
     "SongpopCNN",
     "SpectrogramCNNClassifier",
     "SpectrogramTransformer",
@@ -58,6 +67,7 @@ __all__ = [
     "probe_files",
     "save_model",
     "save_portable",
+    "song_roc_auc",
     "window_starts",
     "write_songs",
 ]

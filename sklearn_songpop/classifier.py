@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from contextlib import contextmanager, nullcontext
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -21,10 +22,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
-from skorch.dataset import get_len
+from skorch.dataset import get_len, unpack_data
 from skorch.utils import is_dataset, to_tensor
 
+from sklearn_songpop import augment
 from sklearn_songpop.nets import SongpopCNN
+from sklearn_songpop.training import song_roc_auc
 
 __all__ = ["SpectrogramCNNClassifier", "resolve_device"]
 
@@ -110,6 +113,26 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``), or ``"auto"`` for a GPU when
         there is one.
+    crop_frames : int or None, default=None
+        Train on a random run of this many frames of every interval, drawn
+        afresh for each batch, so every epoch sees other audio of each song;
+        at prediction an interval's probabilities are the mean over crops
+        that tile it with about half a crop of overlap (the short-chunk
+        recipe of Won et al. 2020, "Evaluation of CNN-based automatic music
+        tagging models"). None trains and predicts on whole intervals.
+    freq_mask, time_mask : float, default=0.0
+        SpecAugment (Park et al. 2019): during training, hide up to this share
+        of the frequency bands (of the frames) of every interval behind its
+        mean, ``n_masks`` times. 0 turns it off.
+    n_masks : int, default=1
+        Masks of each kind per interval.
+    gain_db : float, default=0.0
+        During training, add a random level in ``[-gain_db, gain_db]`` dB to
+        every interval (for spectrograms in decibels). 0 turns it off.
+    mixup : float, default=0.0
+        During training, mix every song with another of the batch, labels
+        too, with a weight drawn from Beta(mixup, mixup) (Zhang et al. 2018).
+        0 turns it off.
     verbose : int, default=0
         skorch's epoch table when 1.
     **kwargs
@@ -159,6 +182,12 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         random_state=None,
         fast_path="auto",
         device: str = "cpu",
+        crop_frames: int | None = None,
+        freq_mask: float = 0.0,
+        time_mask: float = 0.0,
+        n_masks: int = 1,
+        gain_db: float = 0.0,
+        mixup: float = 0.0,
         verbose: int = 0,
         **kwargs,
     ) -> None:
@@ -179,6 +208,12 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         self.class_weight = class_weight
         self.random_state = random_state
         self.fast_path = fast_path
+        self.crop_frames = crop_frames
+        self.freq_mask = freq_mask
+        self.time_mask = time_mask
+        self.n_masks = n_masks
+        self.gain_db = gain_db
+        self.mixup = mixup
 
     # ------------------------------------------------------------------ skorch hooks
     @property
@@ -188,6 +223,9 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
             if name == "valid_acc":  # compare encoded labels, not the user's classes
                 cb = EpochScoring(_encoded_accuracy, name="valid_acc", lower_is_better=False)
             callbacks.append((name, cb))
+        # recorded whenever there is a validation split; SongEarlyStopping watches it
+        callbacks.append(("valid_song_auc", EpochScoring(
+            song_roc_auc, name="valid_song_auc", lower_is_better=False)))
         return callbacks
 
     @property
@@ -295,8 +333,24 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
                 "early stopping"
             ) from exc
 
+    def _logits(self, x: torch.Tensor, **fit_params) -> torch.Tensor:
+        """Logits of a stack of intervals ``(..., n_bins, n_frames)``: ``(..., n_classes)``."""
+        lead = x.shape[:-2]
+        x = x.reshape(-1, 1, *x.shape[-2:]).float()
+        fast = self._use_fast_path()
+        if fast:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+            logits = self.module_(x, **fit_params)
+        return logits.float().reshape(*lead, -1)
+
     def infer(self, x, **fit_params):
         """Logits of every interval, ``(batch, k, n_classes)``.
+
+        In training the batch comes already cropped (see
+        :meth:`train_step_single`). Otherwise, with ``crop_frames`` set, an
+        interval's output is the log of the mean of its crops' probabilities,
+        which a softmax turns back into that mean.
 
         Parameters
         ----------
@@ -309,14 +363,61 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         Tensor of shape (batch, k, n_classes), float32
         """
         x = to_tensor(x, device=self._device())
-        b, k = x.shape[:2]
-        x = x.reshape(b * k, 1, *x.shape[2:]).float()
-        fast = self._use_fast_path()
-        if fast:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
-            logits = self.module_(x, **fit_params)
-        return logits.float().reshape(b, k, -1)
+        if self.module_.training or self.crop_frames is None:
+            return self._logits(x, **fit_params)
+        crops = augment.tile_crops(x, int(self.crop_frames))
+        log_p = torch.log_softmax(self._logits(crops, **fit_params), dim=-1)
+        return torch.logsumexp(log_p, dim=2) - np.log(crops.shape[2])
+
+    def augment_batch(self, x: torch.Tensor, y: torch.Tensor):
+        """The random crop and the augmentations of one training batch.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, k, n_bins, n_frames)
+        y : Tensor of shape (batch,)
+            Encoded labels.
+
+        Returns
+        -------
+        x : Tensor of shape (batch, k, n_bins, crop)
+        y : Tensor of shape (batch,), or (batch, n_classes) of mixed labels with ``mixup``
+        """
+        if self.crop_frames is not None:
+            x = augment.random_crop(x, int(self.crop_frames))
+        if self.gain_db:
+            x = augment.shift_gain(x, float(self.gain_db))
+        if self.freq_mask:
+            x = augment.mask_spans(x, float(self.freq_mask), axis=-2, n_masks=self.n_masks)
+        if self.time_mask:
+            x = augment.mask_spans(x, float(self.time_mask), axis=-1, n_masks=self.n_masks)
+        if self.mixup:
+            x, y = augment.mixup(x, y, float(self.mixup), len(self.classes_))
+        return x, y
+
+    def train_step_single(self, batch, **fit_params):
+        """skorch's training step, on a cropped and augmented batch.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X, y)`` from the data loader.
+        **fit_params
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        dict
+            ``loss`` and ``y_pred``, as skorch expects.
+        """
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi, yi = self.augment_batch(to_tensor(Xi, device=self._device()),
+                                    to_tensor(yi, device=self._device()))
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Loss over every interval, each labelled with its song's class.
@@ -324,7 +425,7 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         Parameters
         ----------
         y_pred : Tensor of shape (batch, k, n_classes)
-        y_true : Tensor of shape (batch,)
+        y_true : Tensor of shape (batch,), or (batch, n_classes) of mixed labels
         X : ignored
         training : bool
 
@@ -337,7 +438,7 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         if y_pred.ndim == 3:
             k = y_pred.shape[1]
             y_pred = y_pred.reshape(-1, y_pred.shape[-1])
-            y_true = y_true.repeat_interleave(k)
+            y_true = y_true.repeat_interleave(k, dim=0)
         return self.criterion_(y_pred, y_true)
 
     # ------------------------------------------------------------------ validation
@@ -436,6 +537,24 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         else:
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
 
+    def _check_training_params(self) -> None:
+        """Clear errors for bad values of this class's own training parameters."""
+        crop = self.crop_frames
+        if crop is not None and (isinstance(crop, bool) or not isinstance(crop, Integral)
+                                 or crop < 1):
+            raise ValueError(f"crop_frames must be None or a positive integer, got {crop!r}")
+        for name in ("freq_mask", "time_mask"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a share of the axis in [0, 1], got {value!r}")
+        if isinstance(self.n_masks, bool) or not isinstance(self.n_masks, Integral) \
+                or self.n_masks < 1:
+            raise ValueError(f"n_masks must be a positive integer, got {self.n_masks!r}")
+        for name in ("gain_db", "mixup"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0 (0 turns it off), got {value!r}")
+
     @contextmanager
     def _seeded(self):
         """Seed torch from random_state, restoring the global generator afterwards."""
@@ -465,6 +584,7 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         -------
         self : SpectrogramCNNClassifier
         """
+        self._check_training_params()
         X = self._check_X(X, reset=True)
         y_enc = self._check_y(y, len(X), reset=True)
         self._set_class_weight(y_enc)
@@ -490,6 +610,7 @@ class SpectrogramCNNClassifier(NeuralNetClassifier):
         -------
         self : SpectrogramCNNClassifier
         """
+        self._check_training_params()
         first = not hasattr(self, "input_shape_")
         X = self._check_X(X, reset=first)
         new_encoder = not hasattr(self, "label_encoder_")

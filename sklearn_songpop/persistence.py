@@ -131,6 +131,7 @@ def load_model(path: str | os.PathLike):
 
 
 _NETS = ("PaperCNN", "SongpopCNN")
+_RECIPE = ("crop_frames", "freq_mask", "time_mask", "n_masks", "gain_db", "mixup")
 
 
 def _plain(value):
@@ -214,6 +215,8 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
             "n_features_in": int(clf.n_features_in_),
             "fast_path": _plain(clf.fast_path),
             "batch_size": int(clf.batch_size),
+            # crop_frames shapes prediction; the augmentations only matter when fitting again
+            "recipe": {name: _plain(getattr(clf, name)) for name in _RECIPE},
         },
     }
     folder = Path(folder)
@@ -272,7 +275,7 @@ def load_portable(folder: str | os.PathLike):
         np.zeros((1, sampler.n_samples_), np.float32))
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in c["module_kwargs"].items()}
     clf = SpectrogramCNNClassifier(getattr(nets, c["module"]), fast_path=c["fast_path"],
-                                   batch_size=c["batch_size"],
+                                   batch_size=c["batch_size"], **c.get("recipe", {}),
                                    **{f"module__{k}": v for k, v in kwargs.items()})
     clf.label_encoder_ = LabelEncoder()
     clf.label_encoder_.classes_ = np.asarray(c["classes"])

@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 
 from sklearn.pipeline import Pipeline
-from skorch.callbacks import EarlyStopping
-from skorch.dataset import ValidSplit
 
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.intervals import IntervalSampler
 from sklearn_songpop.nets import PaperCNN, SongpopCNN
 from sklearn_songpop.spectrogram import SpectrogramTransformer
+from sklearn_songpop.training import CosineSchedule, SongEarlyStopping, SongValidSplit
 
 __all__ = ["PRESETS", "make_songpop_pipeline"]
 
@@ -29,19 +28,28 @@ PRESETS: dict[str, dict[str, dict]] = {
             "class_weight": None,
             "train_split": None,
             "callbacks": None,
+            "crop_frames": None,  # the seed trained on its three fixed intervals, unaugmented
+            "freq_mask": 0.0,
+            "time_mask": 0.0,
         },
     },
     "default": {
-        "intervals": {"n_intervals": 3, "duration": 3.0, "sr": 22050, "strategy": "thirds"},
-        "spectrogram": {"kind": "mel", "sr": 22050, "n_mels": 128, "top_db": 80.0},
+        # 6-second windows: each epoch trains on a fresh 3-second crop of each (130 frames)
+        "intervals": {"n_intervals": 3, "duration": 6.0, "sr": 22050, "strategy": "thirds"},
+        "spectrogram": {"kind": "mel", "sr": 22050, "n_mels": 64, "top_db": 80.0},
         "classifier": {
             "module": SongpopCNN,
             "lr": 1e-3,
             "batch_size": 16,
-            "max_epochs": 40,
+            "max_epochs": 25,
             "class_weight": "balanced",
-            "train_split": ValidSplit(0.2, stratified=True, random_state=0),
-            "callbacks": [("early_stopping", EarlyStopping(patience=6, load_best=True))],
+            # a validation split only where it holds 25 songs of the rarer class
+            "train_split": SongValidSplit(0.2, min_songs=25, random_state=0),
+            "callbacks": [("lr_schedule", CosineSchedule()),
+                          ("early_stopping", SongEarlyStopping(patience=8))],
+            "crop_frames": 130,
+            "freq_mask": 0.15,
+            "time_mask": 0.15,
         },
     },
 }

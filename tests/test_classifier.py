@@ -6,6 +6,7 @@ import torch
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
+from sklearn_songpop import augment
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.nets import PaperCNN
 
@@ -208,3 +209,58 @@ def test_validation_split_too_small_to_stratify_says_what_to_do():
     y = np.array([1] + [0] * 9)
     with pytest.raises(ValueError, match="train_split=None"):
         fast(train_split=ValidSplit(0.2, stratified=True, random_state=0)).fit(X, y)
+
+
+def test_crops_train_on_fresh_frames_and_predict_on_tiles():
+    X, y = toy(n=20, shape=(16, 40))
+    clf = fast(max_epochs=1, crop_frames=12, batch_size=5).fit(X, y)
+    widths = []
+    orig = clf.module_.forward
+
+    def spy(x):
+        widths.append(tuple(x.shape))
+        return orig(x)
+
+    clf.module_.forward = spy
+    clf.partial_fit(X, y)  # training sees one 12-frame crop of every interval
+    assert {w[0] for w in widths} == {15} and {w[-1] for w in widths} == {12}
+    widths.clear()
+    per_interval = clf.predict_interval_proba(X[:2])
+    n_tiles = len(augment.crop_starts(40, 12))
+    assert widths == [(2 * 3 * n_tiles, 1, 16, 12)]  # every tile of every interval
+    clf.module_.forward = orig
+    # an interval's probabilities are the mean of its tiles' probabilities
+    tiles = augment.tile_crops(torch.from_numpy(X[:2]), 12)
+    with torch.no_grad():
+        clf.module_.eval()
+        logits = clf._logits(tiles)
+    expected = torch.softmax(logits, dim=-1).mean(dim=2).numpy()
+    np.testing.assert_allclose(per_interval, expected, atol=1e-5)
+    assert per_interval.shape == (2, 3, 2)
+
+
+def test_augmented_training_repeats_under_random_state_and_learns():
+    X, y = toy(n=40, shape=(16, 30))
+    Xt, yt = toy(n=40, shape=(16, 30), seed=1)
+    recipe = {"crop_frames": 20, "freq_mask": 0.2, "time_mask": 0.2, "n_masks": 2,
+              "gain_db": 3.0, "mixup": 0.4, "class_weight": "balanced"}
+    a = fast(**recipe).fit(X, y)
+    b = fast(**recipe).fit(X, y)
+    c = fast(**{**recipe, "random_state": 1}).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
+    assert not np.array_equal(a.predict_proba(Xt), c.predict_proba(Xt))
+    assert np.isfinite(a.history_[:, "train_loss"]).all()
+    assert (a.predict(Xt) == yt).mean() > 0.8
+
+
+@pytest.mark.parametrize("name, value", [
+    ("crop_frames", 0), ("crop_frames", 2.5), ("crop_frames", True), ("crop_frames", "3"),
+    ("freq_mask", 1.5), ("freq_mask", -0.1), ("time_mask", "wide"), ("n_masks", 0),
+    ("gain_db", -1.0), ("mixup", float("nan")), ("mixup", None),
+])
+def test_bad_recipe_parameters_are_named(name, value):
+    X, y = toy(n=10)
+    with pytest.raises(ValueError, match=name):
+        fast(max_epochs=1, **{name: value}).fit(X, y)
+    with pytest.raises(ValueError, match=name):
+        fast(max_epochs=1, **{name: value}).partial_fit(X, y)

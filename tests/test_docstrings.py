@@ -5,11 +5,12 @@ import inspect
 import pytest
 
 import sklearn_songpop
-from sklearn_songpop import plotting
+from sklearn_songpop import augment, plotting
 
 PUBLIC = [(n, getattr(sklearn_songpop, n)) for n in sklearn_songpop.__all__
           if callable(getattr(sklearn_songpop, n))]
 PUBLIC += [(f"plotting.{n}", getattr(plotting, n)) for n in plotting.__all__]
+PUBLIC += [(f"augment.{n}", getattr(augment, n)) for n in augment.__all__]
 
 
 @pytest.mark.parametrize(("name", "obj"), PUBLIC, ids=[n for n, _ in PUBLIC])

@@ -14,7 +14,8 @@ from sklearn_songpop import (
     save_model,
 )
 from sklearn_songpop.intervals import IntervalSampler
-from sklearn_songpop.persistence import VersionMismatchWarning
+from sklearn_songpop.persistence import VersionMismatchWarning, load_portable, save_portable
+from sklearn_songpop.training import CosineSchedule, SongEarlyStopping, SongValidSplit
 
 QUICK = {
     "intervals__duration": 1.0,
@@ -41,10 +42,18 @@ def test_presets_are_the_documented_settings():
     assert paper["spectrogram__kind"] == "paper"
     assert paper["classifier__lr"] == 1e-4 and paper["classifier__batch_size"] == 13
     assert paper["classifier__max_epochs"] == 10 and paper["classifier__class_weight"] is None
+    assert paper["classifier__crop_frames"] is None and paper["classifier__freq_mask"] == 0
+    assert paper["classifier__time_mask"] == 0 and paper["classifier__mixup"] == 0
     default = make_songpop_pipeline().get_params()
     assert default["classifier__class_weight"] == "balanced"
     assert default["spectrogram__kind"] == "mel" and default["intervals__sr"] == 22050
-    assert default["classifier__train_split"] is not None
+    assert isinstance(default["classifier__train_split"], SongValidSplit)
+    # fresh audio every epoch: 3-second crops (130 frames at hop 512) of longer windows
+    assert default["classifier__crop_frames"] == 130 and default["intervals__duration"] > 3.0
+    assert default["classifier__freq_mask"] > 0 and default["classifier__time_mask"] > 0
+    callbacks = dict(default["classifier__callbacks"])
+    assert isinstance(callbacks["lr_schedule"], CosineSchedule)
+    assert isinstance(callbacks["early_stopping"], SongEarlyStopping)
     with pytest.raises(ValueError, match="preset"):
         make_songpop_pipeline("best")
 
@@ -152,3 +161,30 @@ def test_spectrogram_float16_through_the_classifier(songs):
     pipe = quick_pipe(spectrogram__dtype="float16").fit(X, y)
     assert np.isfinite(pipe.predict_proba(X)).all()
     assert isinstance(pipe.named_steps["spectrogram"], SpectrogramTransformer)
+
+
+RECIPE = {"intervals__duration": 2.0, "classifier__crop_frames": 30,
+          "classifier__freq_mask": 0.15, "classifier__time_mask": 0.15}
+
+
+def test_grid_search_over_the_recipe_with_groups(songs):
+    X, y, groups = songs
+    grid = {"classifier__crop_frames": [20, 30], "classifier__freq_mask": [0.0, 0.2]}
+    search = GridSearchCV(quick_pipe(**RECIPE), grid, cv=GroupKFold(2), scoring="roc_auc")
+    search.fit(X, y, groups=groups)
+    assert len(search.cv_results_["params"]) == 4
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_estimator_.named_steps["classifier"].crop_frames in (20, 30)
+
+
+def test_recipe_clones_and_persists(songs, tmp_path):
+    X, y, _ = songs
+    pipe = quick_pipe(**RECIPE).fit(X, y)
+    again = clone(pipe).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), pipe.predict_proba(X))
+    joblib.dump(pipe, tmp_path / "crop.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "crop.joblib").predict_proba(X),
+                                  pipe.predict_proba(X))
+    portable = load_portable(save_portable(pipe, tmp_path / "portable"))
+    assert portable.named_steps["classifier"].crop_frames == 30  # predictions tile crops
+    np.testing.assert_allclose(portable.predict_proba(X), pipe.predict_proba(X), atol=1e-5)

@@ -1,0 +1,213 @@
+"""Crops and augmentations of spectrogram batches, in plain torch.
+
+Every function takes a batch of songs ``(batch, k, n_bins, n_frames)`` and
+draws its random numbers from torch's global generator on the CPU, so a
+caller that seeds it (the classifier does, from ``random_state``) gets the
+same crops and masks on any device. Nothing here knows of skorch or
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["crop_starts", "mask_spans", "mixup", "random_crop", "shift_gain", "tile_crops"]
+
+
+def _uniform_ints(high: torch.Tensor) -> torch.Tensor:
+    """One integer drawn uniformly from ``[0, high]`` for every entry of ``high``."""
+    return torch.floor(torch.rand(high.shape) * (high + 1).double()).long().clamp(max=high)
+
+
+def random_crop(x: torch.Tensor, width: int) -> torch.Tensor:
+    """Cut a random run of ``width`` frames out of every interval.
+
+    Parameters
+    ----------
+    x : Tensor of shape (batch, k, n_bins, n_frames)
+    width : int
+        Frames to keep; at least ``n_frames`` returns ``x`` unchanged.
+
+    Returns
+    -------
+    Tensor of shape (batch, k, n_bins, min(width, n_frames))
+        Each interval cut at its own start, drawn uniformly.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> random_crop(torch.arange(10.0).reshape(1, 1, 1, 10), 4).shape
+    torch.Size([1, 1, 1, 4])
+    """
+    b, k, f, t = x.shape
+    if width >= t:
+        return x
+    starts = _uniform_ints(torch.full((b, k), t - width)).to(x.device)
+    index = starts[:, :, None] + torch.arange(width, device=x.device)
+    return x.gather(-1, index[:, :, None, :].expand(b, k, f, width))
+
+
+def crop_starts(n_frames: int, width: int) -> list[int]:
+    """Starts of the crops that tile an interval at prediction time.
+
+    Crops of ``width`` frames overlap by about half and the last one ends at
+    the last frame, so every frame is seen at least once.
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames of the interval.
+    width : int
+        Frames of a crop.
+
+    Returns
+    -------
+    list of int
+        ``[0]`` when the interval is no longer than a crop.
+
+    Examples
+    --------
+    >>> crop_starts(259, 130)
+    [0, 43, 86, 129]
+    >>> crop_starts(100, 130)
+    [0]
+    """
+    if width >= n_frames:
+        return [0]
+    n = math.ceil((n_frames - width) / max(1, width // 2)) + 1
+    return [round(i * (n_frames - width) / (n - 1)) for i in range(n)]
+
+
+def tile_crops(x: torch.Tensor, width: int) -> torch.Tensor:
+    """Every crop of :func:`crop_starts`, on a new axis after the interval axis.
+
+    Parameters
+    ----------
+    x : Tensor of shape (batch, k, n_bins, n_frames)
+    width : int
+
+    Returns
+    -------
+    Tensor of shape (batch, k, n_crops, n_bins, min(width, n_frames))
+
+    Examples
+    --------
+    >>> import torch
+    >>> tile_crops(torch.zeros(2, 3, 8, 259), 130).shape
+    torch.Size([2, 3, 4, 8, 130])
+    """
+    width = min(width, x.shape[-1])
+    return torch.stack([x[..., s:s + width] for s in crop_starts(x.shape[-1], width)], dim=2)
+
+
+def mask_spans(x: torch.Tensor, max_width: float, axis: int, n_masks: int = 1) -> torch.Tensor:
+    """SpecAugment's masks: set random bands (or runs of frames) to the interval's mean.
+
+    Parameters
+    ----------
+    x : Tensor of shape (batch, k, n_bins, n_frames)
+    max_width : float
+        Largest width of a mask, as a fraction of the axis; each mask's width
+        is drawn uniformly from 0 up to it.
+    axis : {-2, -1}
+        -2 masks frequency bands, -1 runs of frames.
+    n_masks : int, default=1
+        Masks per interval; they may overlap.
+
+    Returns
+    -------
+    Tensor
+        A masked copy of ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    >>> y = mask_spans(x, 0.5, axis=-2)
+    >>> y.shape, bool((y == x).all(dim=-1).sum() >= 2)
+    (torch.Size([1, 1, 4, 4]), True)
+    """
+    if axis not in (-2, -1):
+        raise ValueError(f"axis must be -2 (frequency) or -1 (time), got {axis}")
+    size = x.shape[axis]
+    b, k = x.shape[:2]
+    hidden = torch.zeros(b, k, size, dtype=torch.bool)
+    positions = torch.arange(size)
+    for _ in range(n_masks):
+        width = _uniform_ints(torch.full((b, k), int(max_width * size)))
+        start = _uniform_ints(size - width)
+        hidden |= (positions >= start[..., None]) & (positions < (start + width)[..., None])
+    hidden = hidden.to(x.device)
+    hidden = hidden[:, :, :, None] if axis == -2 else hidden[:, :, None, :]
+    mean = x.mean(dim=(-2, -1), keepdim=True)
+    return torch.where(hidden, mean, x)
+
+
+def shift_gain(x: torch.Tensor, max_db: float) -> torch.Tensor:
+    """Add a random level, uniform in ``[-max_db, max_db]`` dB, to every interval.
+
+    On a spectrogram in decibels this is the same song played louder or
+    quieter.
+
+    Parameters
+    ----------
+    x : Tensor of shape (batch, k, n_bins, n_frames)
+    max_db : float
+
+    Returns
+    -------
+    Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> y = shift_gain(torch.zeros(2, 3, 4, 5), 6.0)
+    >>> bool((y.abs() <= 6.0).all()), bool((y == y[..., :1, :1]).all())
+    (True, True)
+    """
+    b, k = x.shape[:2]
+    offset = (torch.rand(b, k, 1, 1) * 2 - 1) * max_db
+    return x + offset.to(device=x.device, dtype=x.dtype)
+
+
+def mixup(
+    x: torch.Tensor, y: torch.Tensor, alpha: float, n_classes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mix every song with another song of the batch (Zhang et al. 2018, "mixup").
+
+    Parameters
+    ----------
+    x : Tensor of shape (batch, k, n_bins, n_frames)
+    y : Tensor of shape (batch,)
+        Class indices.
+    alpha : float
+        Both parameters of the Beta distribution of the mixing weight.
+    n_classes : int
+
+    Returns
+    -------
+    x_mixed : Tensor of the shape of ``x``
+    y_mixed : Tensor of shape (batch, n_classes)
+        The mixed one-hot labels, which sum to one.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> xm, ym = mixup(torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 0, 1]), 0.4, 2)
+    >>> xm.shape, ym.shape, bool(torch.allclose(ym.sum(dim=1), torch.ones(4)))
+    (torch.Size([4, 3, 8, 8]), torch.Size([4, 2]), True)
+    """
+    b = x.shape[0]
+    lam = torch.distributions.Beta(alpha, alpha).sample((b,))
+    partner = torch.randperm(b)
+    onehot = torch.nn.functional.one_hot(y.long().cpu(), n_classes).float()
+    y_mixed = lam[:, None] * onehot + (1 - lam[:, None]) * onehot[partner]
+    lam_x = lam.to(device=x.device, dtype=x.dtype)[:, None, None, None]
+    x_mixed = lam_x * x + (1 - lam_x) * x[partner.to(x.device)]
+    return x_mixed, y_mixed.to(x.device)

@@ -1,0 +1,62 @@
+"""Song-level model selection: the validation split, its score and early stopping."""
+
+import numpy as np
+import pytest
+from skorch.dataset import Dataset
+
+from sklearn_songpop.classifier import SpectrogramCNNClassifier
+from sklearn_songpop.training import SongEarlyStopping, SongValidSplit, song_roc_auc
+
+from .test_classifier import toy
+
+
+class FixedProba:
+    def __init__(self, p):
+        self.p = np.asarray(p, float)
+
+    def predict_proba(self, X):
+        return np.stack([1 - self.p, self.p], axis=1)
+
+
+def test_song_auc_scores_songs_and_refuses_one_class_models():
+    y = np.array([0] * 10 + [1] * 10)
+    ranked = np.linspace(0.3, 0.7, 20)
+    assert song_roc_auc(FixedProba(ranked), None, y) == 1.0
+    # a perfect ranking that still puts 19 of 20 songs in one class is worth nothing
+    stuck = np.r_[np.linspace(0.01, 0.4, 19), 0.9]
+    assert song_roc_auc(FixedProba(stuck), None, y) == 0.0
+    assert np.isnan(song_roc_auc(FixedProba(ranked), None, np.zeros(20)))
+
+
+def test_split_is_made_only_when_the_validation_part_is_large_enough():
+    y = np.array([0] * 300 + [1] * 100)
+    data = Dataset(np.zeros((400, 1)), y)
+    train, valid = SongValidSplit(0.2, min_songs=20)(data, y)
+    assert len(valid) == 80 and y[valid.indices].sum() == 20  # stratified
+    assert not set(train.indices) & set(valid.indices)
+    train, valid = SongValidSplit(0.2, min_songs=21)(data, y)
+    assert valid is None and len(train) == 400
+    assert SongValidSplit(5, min_songs=0)(data, y)[1] is not None  # an int cv: one fold of 5
+    assert SongValidSplit(0.2, stratified=False).expected_valid_songs(y) == 80
+    with pytest.raises(ValueError, match="min_songs"):
+        SongValidSplit(min_songs=-1)
+
+
+def test_early_stopping_is_idle_without_a_split_and_keeps_the_best_song_epoch():
+    X, y = toy(n=40)
+    common = {"max_epochs": 12, "random_state": 0, "lr": 3e-3}
+    idle = SpectrogramCNNClassifier(
+        train_split=SongValidSplit(0.25, min_songs=50),
+        callbacks=[("early_stopping", SongEarlyStopping(patience=2))], **common).fit(X, y)
+    assert len(idle.history_) == 12 and "valid_song_auc" not in idle.history_[-1]
+    stopping = SongEarlyStopping(patience=3)
+    clf = SpectrogramCNNClassifier(
+        train_split=SongValidSplit(0.25, min_songs=2),
+        callbacks=[("early_stopping", stopping)], **common).fit(X, y)
+    scores = clf.history_[:, "valid_song_auc"]
+    assert len(scores) < 12  # stopped early
+    best = int(np.argmax(scores)) + 1
+    assert stopping.best_epoch_ == best
+    # the restored weights are the best epoch's: the validation songs score as then
+    valid_idx = SongValidSplit(0.25, min_songs=2)(Dataset(X, y), y)[1].indices
+    assert song_roc_auc(clf, X[valid_idx], y[valid_idx]) == pytest.approx(max(scores))

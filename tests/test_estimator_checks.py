@@ -57,8 +57,8 @@ def _expected(estimator):
         BandStatistics(),
         SpectrogramCNNClassifier(max_epochs=30, lr=0.02, random_state=0),
         # the default preset's recipe: crops of every interval, masks, a cosine schedule
-        SpectrogramCNNClassifier(max_epochs=30, lr=0.02, random_state=0, crop_frames=2,
-                                 freq_mask=0.15, time_mask=0.15,
+        SpectrogramCNNClassifier(max_epochs=10, lr=0.02, batch_size=64, random_state=0,
+                                 crop_frames=2, freq_mask=0.15, time_mask=0.15,
                                  callbacks=[("lr_schedule", CosineSchedule())]),
     ],
     expected_failed_checks=_expected,

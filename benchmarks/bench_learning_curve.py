@@ -12,7 +12,10 @@ n >= 100 and at least the baseline's at n = 50; standard deviation over training
 seeds at most 0.03 at n >= 100; no run that puts 95% or more of the songs in one
 class; training time per song and epoch at most 1.5 times the previous default's.
 
-A second table runs the same comparison on real recordings when they can be had:
+Each finished run is appended to ``benchmarks/results/learning_curve_<recipe hash>.jsonl``;
+an interrupted benchmark, started again, goes on from there (the full run takes
+about 55 minutes on 2 cores). A second table runs the same comparison on real
+recordings when they can be had:
 the orchestral soundtrack of Debian's ``flare-game`` against the themes of
 ``hedgewars-data`` (38 tracks), fetched with ``apt-get download`` into
 ``benchmarks/results/real_audio`` (never by the package or its tests).
@@ -21,6 +24,8 @@ the orchestral soundtrack of Debian's ``flare-game`` against the themes of
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import shutil
 import subprocess
 import tempfile
@@ -37,7 +42,8 @@ TRAIN_SEEDS = (0, 1, 2)
 #: The paper preset trains a 160x160 net without a fast path worth having (2.4 minutes
 #: for 803 songs); one training seed per data set keeps the run in budget.
 PAPER_SEEDS = (0,)
-REAL_DIR = Path(__file__).parent / "results" / "real_audio"
+RESULTS_DIR = Path(__file__).parent / "results"
+REAL_DIR = RESULTS_DIR / "real_audio"
 REAL_PACKAGES = {
     "flare-game": "usr/share/games/flare/mods/fantasycore/music",
     "hedgewars-data": "usr/share/games/hedgewars/Data/Music",
@@ -64,6 +70,23 @@ def _previous_default_callbacks() -> dict:
     }
 
 
+def _fingerprint() -> str:
+    """A short hash of both presets' plain settings: runs of another recipe are not reused."""
+    from sklearn_songpop import make_songpop_pipeline
+
+    plain = {}
+    for preset in ("default", "paper"):
+        for key, value in make_songpop_pipeline(preset).get_params().items():
+            if value is None or isinstance(value, (bool, int, float, str, tuple)):
+                plain[f"{preset}:{key}"] = repr(value)
+    return hashlib.blake2b(json.dumps(plain, sort_keys=True).encode(), digest_size=6).hexdigest()
+
+
+def _runs_file(quick: bool) -> Path:
+    """Where finished runs are kept, so an interrupted benchmark goes on where it stopped."""
+    return RESULTS_DIR / f"learning_curve_{'quick_' if quick else ''}{_fingerprint()}.jsonl"
+
+
 def _scores(y, proba) -> dict:
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
@@ -88,9 +111,22 @@ def _curve(quick: bool) -> tuple[list[dict], dict]:
 
     sizes = (50, 100) if quick else N_SONGS
     train_seeds = TRAIN_SEEDS[:2] if quick else TRAIN_SEEDS
+    path = _runs_file(quick)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            run = json.loads(line)
+            done[(run["n"], run["ds"], run["model"], run["seed"])] = run
     runs, front_s = [], 0.0
     for ds in DATA_SEEDS:
         for n in sizes:
+            wanted = [(n, ds, m, 0) for m in ("majority class", "log-mel baseline")]
+            wanted += [(n, ds, "default preset", s) for s in train_seeds]
+            wanted += [(n, ds, "paper preset", s) for s in PAPER_SEEDS]
+            if all(key in done for key in wanted):
+                runs += [done[key] for key in wanted]
+                continue
             songs = make_songs(n_songs=n, n_artists=max(5, n // 10), duration=20.0,
                                random_state=ds)
             waves = np.stack(songs.waveforms)
@@ -105,21 +141,27 @@ def _curve(quick: bool) -> tuple[list[dict], dict]:
             X_paper = paper[:-1].fit_transform(waves)
             front_s += time.perf_counter() - t0
             base = make_baselines(random_state=0)
-            for name, est, data in (("majority class", DummyClassifier(), windows),
-                                    ("log-mel baseline", base["log-mel band statistics"],
-                                     windows)):
-                runs.append({"n": n, "ds": ds, "model": name, "seed": 0,
-                             **_scores(y, _oof(est, data, y, cv, groups))})
-            for model, pipe, data, seeds in (("default preset", default, X, train_seeds),
-                                             ("paper preset", paper, X_paper, PAPER_SEEDS)):
-                for seed in seeds:
-                    clf = copy.deepcopy(pipe[-1]).set_params(random_state=seed)
-                    t0 = time.perf_counter()
-                    proba = _oof(clf, data, y, cv, groups)
-                    runs.append({"n": n, "ds": ds, "model": model, "seed": seed,
-                                 "fit_s": time.perf_counter() - t0, **_scores(y, proba)})
-                    print(f"  n={n} data seed {ds} {model} seed {seed}: "
-                          f"AUC {runs[-1]['auc']:.3f}", flush=True)
+            jobs = {"majority class": (DummyClassifier(), windows),
+                    "log-mel baseline": (base["log-mel band statistics"], windows),
+                    "default preset": (default[-1], X), "paper preset": (paper[-1], X_paper)}
+            for key in wanted:
+                if key in done:
+                    runs.append(done[key])
+                    continue
+                model, seed = key[2], key[3]
+                est, data = jobs[model]
+                if model.endswith("preset"):
+                    est = copy.deepcopy(est).set_params(random_state=seed)
+                t0 = time.perf_counter()
+                proba = _oof(est, data, y, cv, groups)
+                run = {"n": n, "ds": ds, "model": model, "seed": seed,
+                       "fit_s": time.perf_counter() - t0,
+                       **{k: float(v) for k, v in _scores(y, proba).items()}}
+                runs.append(run)
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(run) + "\n")
+                print(f"  n={n} data seed {ds} {model} seed {seed}: AUC {run['auc']:.3f}",
+                      flush=True)
     return runs, {"front_s": front_s}
 
 
@@ -254,6 +296,7 @@ def run(quick: bool = False) -> str:
     speed = _seconds_per_song_epoch(quick)
     default_fit = sum(r["fit_s"] for r in runs if r["model"] == "default preset")
     paper_fit = sum(r["fit_s"] for r in runs if r["model"] == "paper preset")
+    # runs kept from an interrupted run count their own fit time, not this run's wall time
     text = ["## Learning curve on few songs (generated, GroupKFold(5) by artist)", "",
             f"Data seeds {DATA_SEEDS}; training seeds {TRAIN_SEEDS[:2] if quick else TRAIN_SEEDS}"
             f" for the default preset, {PAPER_SEEDS} for the paper preset (read at 22,050 Hz, "

@@ -71,7 +71,7 @@ def crop_starts(n_frames: int, width: int) -> list[int]:
     Examples
     --------
     >>> crop_starts(259, 130)
-    [0, 43, 86, 129]
+    [0, 64, 129]
     >>> crop_starts(100, 130)
     [0]
     """
@@ -97,7 +97,7 @@ def tile_crops(x: torch.Tensor, width: int) -> torch.Tensor:
     --------
     >>> import torch
     >>> tile_crops(torch.zeros(2, 3, 8, 259), 130).shape
-    torch.Size([2, 3, 4, 8, 130])
+    torch.Size([2, 3, 3, 8, 130])
     """
     width = min(width, x.shape[-1])
     return torch.stack([x[..., s:s + width] for s in crop_starts(x.shape[-1], width)], dim=2)

@@ -147,7 +147,7 @@ class SongValidSplit(ValidSplit):
     >>> import numpy as np
     >>> from skorch.dataset import Dataset
     >>> y = np.array([0] * 78 + [1] * 22)
-    >>> train, valid = SongValidSplit(min_songs=5)(Dataset(np.zeros((100, 1)), y), y)
+    >>> train, valid = SongValidSplit(min_songs=4)(Dataset(np.zeros((100, 1)), y), y)
     >>> len(train), len(valid)
     (80, 20)
     >>> train, valid = SongValidSplit(min_songs=25)(Dataset(np.zeros((100, 1)), y), y)

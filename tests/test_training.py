@@ -60,3 +60,32 @@ def test_early_stopping_is_idle_without_a_split_and_keeps_the_best_song_epoch():
     # the restored weights are the best epoch's: the validation songs score as then
     valid_idx = SongValidSplit(0.25, min_songs=2)(Dataset(X, y), y)[1].indices
     assert song_roc_auc(clf, X[valid_idx], y[valid_idx]) == pytest.approx(max(scores))
+
+
+def test_cosine_schedule_follows_max_epochs_and_restores_the_rate():
+    from skorch.callbacks import Callback
+
+    from sklearn_songpop.training import CosineSchedule
+
+    class Rates(Callback):
+        def initialize(self):
+            self.seen = []
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.seen.append(net.optimizer_.param_groups[0]["lr"])
+
+    X, y = toy(n=20)
+    schedule, rates = CosineSchedule(), Rates()
+    clf = SpectrogramCNNClassifier(max_epochs=6, lr=0.01, random_state=0,
+                                   callbacks=[("lr_schedule", schedule), ("rates", rates)])
+    clf.fit(X, y)
+    expected = [schedule.lr_at(e, 6, 0.01) for e in range(6)]
+    np.testing.assert_allclose(rates.seen, expected)
+    assert expected[0] == 0.01 and expected[-1] < 0.001 and np.all(np.diff(expected) < 0)
+    assert clf.optimizer_.param_groups[0]["lr"] == 0.01  # back to lr for a later partial_fit
+    clf.set_params(max_epochs=3).partial_fit(X, y)  # the schedule spans the new fit alone
+    np.testing.assert_allclose(rates.seen[-3:], [schedule.lr_at(e, 3, 0.01) for e in range(3)])
+    with pytest.raises(ValueError, match="final_share"):
+        SpectrogramCNNClassifier(max_epochs=1, callbacks=[CosineSchedule(final_share=2.0)]).fit(
+            X, y)

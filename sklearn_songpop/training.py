@@ -69,7 +69,11 @@ def song_roc_auc(net, X, y) -> float:
         return 0.0
     if proba.shape[1] == 2:
         return float(roc_auc_score(y, proba[:, 1]))
-    return float(roc_auc_score(y, proba, multi_class="ovr", labels=np.arange(proba.shape[1])))
+    try:
+        return float(roc_auc_score(y, proba, multi_class="ovr",
+                                   labels=np.arange(proba.shape[1])))
+    except ValueError:  # a class missing from the validation songs: no one-vs-rest score
+        return float("nan")
 
 
 class SongEarlyStopping(EarlyStopping):

@@ -28,6 +28,20 @@ def test_song_auc_scores_songs_and_refuses_one_class_models():
     assert np.isnan(song_roc_auc(FixedProba(ranked), None, np.zeros(20)))
 
 
+def test_song_auc_of_three_classes():
+    class Three:
+        def __init__(self, p):
+            self.p = np.asarray(p, float)
+
+        def predict_proba(self, X):
+            return self.p
+
+    proba = [[.6, .3, .1], [.2, .7, .1], [.1, .2, .7], [.1, .8, .1]]
+    assert song_roc_auc(Three(proba), None, np.array([0, 1, 2, 1])) == 1.0
+    with pytest.warns(Warning):  # a class absent from the songs: no one-vs-rest score
+        assert np.isnan(song_roc_auc(Three(proba), None, np.array([0, 1, 0, 1])))
+
+
 def test_split_is_made_only_when_the_validation_part_is_large_enough():
     y = np.array([0] * 300 + [1] * 100)
     data = Dataset(np.zeros((400, 1)), y)

@@ -21,17 +21,19 @@ pipe = make_songpop_pipeline("default", random_state=0).fit(X[10:], y[10:])
 # Score every part of a held-out song
 # -----------------------------------
 # The fitted classifier takes any number of intervals per song, so a sampler
-# with eight evenly spaced 3-second windows feeds the same fitted spectrogram
-# step and network.
+# with eight evenly spaced windows of the preset's length (6 seconds, so they
+# overlap on this 12-second song) feeds the same fitted spectrogram step and
+# network. Each window's score is the mean over the 3-second crops that tile it.
 from sklearn_songpop import IntervalSampler
 
 held_out_popular = np.flatnonzero(y[:10] == 1)
 song = int(held_out_popular[0]) if held_out_popular.size else 0
-timeline = IntervalSampler(n_intervals=8, duration=3.0, strategy="even")
+length = pipe.named_steps["intervals"].duration
+timeline = IntervalSampler(n_intervals=8, duration=length, strategy="even")
 windows = timeline.fit_transform(X[song:song + 1])
 spectrograms = pipe.named_steps["spectrogram"].transform(windows)
 proba = pipe.named_steps["classifier"].predict_interval_proba(spectrograms)[0, :, 1]
-starts = window_starts(len(X[song]) / songs.sr, 8, 3.0, "even")
+starts = window_starts(len(X[song]) / songs.sr, 8, length, "even")
 
 # %%
 # The timeline
@@ -41,7 +43,7 @@ import matplotlib.pyplot as plt
 from sklearn_songpop.plotting import plot_interval_timeline, plot_spectrogram
 
 fig, ax = plt.subplots(figsize=(7, 3))
-plot_interval_timeline(starts, proba, 3.0, ax=ax)
+plot_interval_timeline(starts, proba, length, ax=ax)
 ax.set_title(f"song {song}: labelled {'popular' if y[song] else 'not popular'}")
 fig.tight_layout()
 plt.show()

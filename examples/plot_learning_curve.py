@@ -60,7 +60,6 @@ for name, marker in (("default preset", "o"), ("log-mel baseline", "s")):
     spread = np.array([[np.mean(v) - min(v), max(v) - np.mean(v)] for v in curve[name]]).T
     plt.errorbar(sizes, values, yerr=spread, marker=marker, capsize=4, label=name)
 plt.axhline(0.5, color="grey", linestyle=":", label="majority class")
-plt.xscale("log")
 plt.xticks(sizes, [str(n) for n in sizes])
 plt.xlabel("songs (GroupKFold(4) by artist)")
 plt.ylabel("song-level ROC AUC")

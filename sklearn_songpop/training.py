@@ -11,7 +11,7 @@ to be worth the songs it takes from training.
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -163,9 +163,9 @@ class SongValidSplit(ValidSplit):
         self, cv: float | int = 0.2, stratified: bool = True, random_state: int | None = 0,
         min_songs: int = 25,
     ) -> None:
+        # ValidSplit refuses a random_state beside a number of folds, where it has no use
         super().__init__(cv=cv, stratified=stratified,
-                         random_state=random_state if isinstance(cv, Real) and not
-                         float(cv).is_integer() else None)
+                         random_state=random_state if self._is_float(cv) else None)
         if not isinstance(min_songs, Integral) or min_songs < 0:
             raise ValueError(f"min_songs must be a non-negative integer, got {min_songs!r}")
         self.min_songs = min_songs

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from benchmarks._common import machine
 
-NAMES = ("loading", "spectrogram", "training", "inference", "dask", "seed", "learning_curve")
+NAMES = ("loading", "spectrogram", "training", "inference", "dask", "seed", "learning_curve",
+         "regression")
 
 
 def merge_section(text: str, name: str, section: str) -> str:

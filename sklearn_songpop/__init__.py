@@ -18,6 +18,7 @@ from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.datasets import find_audio, load_manifest, make_songs, write_songs
 from sklearn_songpop.evaluation import BandStatistics, EvaluationResult, evaluate, make_baselines
 from sklearn_songpop.intervals import IntervalSampler, window_starts
+from sklearn_songpop.model_selection import ReleaseYearSplit
 from sklearn_songpop.nets import PaperCNN, SongpopCNN
 from sklearn_songpop.persistence import (
     VersionMismatchWarning,
@@ -27,12 +28,14 @@ from sklearn_songpop.persistence import (
     save_portable,
 )
 from sklearn_songpop.pipeline import PRESETS, make_songpop_pipeline
+from sklearn_songpop.regressor import SpectrogramCNNRegressor
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 from sklearn_songpop.training import (
     CosineSchedule,
     SongEarlyStopping,
     SongValidSplit,
     song_roc_auc,
+    song_spearman,
 )
 
 __all__ = [
@@ -44,10 +47,12 @@ __all__ = [
     "EvaluationResult",
     "IntervalSampler",
     "PaperCNN",
+    "ReleaseYearSplit",
     "SongEarlyStopping",
     "SongValidSplit",
     "SongpopCNN",
     "SpectrogramCNNClassifier",
+    "SpectrogramCNNRegressor",
     "SpectrogramTransformer",
     "VersionMismatchWarning",
     "__version__",
@@ -68,6 +73,7 @@ __all__ = [
     "save_model",
     "save_portable",
     "song_roc_auc",
+    "song_spearman",
     "window_starts",
     "write_songs",
 ]

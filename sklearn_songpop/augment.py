@@ -176,7 +176,7 @@ def shift_gain(x: torch.Tensor, max_db: float) -> torch.Tensor:
 
 
 def mixup(
-    x: torch.Tensor, y: torch.Tensor, alpha: float, n_classes: int
+    x: torch.Tensor, y: torch.Tensor, alpha: float, n_classes: int | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mix every song with another song of the batch (Zhang et al. 2018, "mixup").
 
@@ -184,16 +184,17 @@ def mixup(
     ----------
     x : Tensor of shape (batch, k, n_bins, n_frames)
     y : Tensor of shape (batch,)
-        Class indices.
+        Class indices, or numbers when ``n_classes`` is None.
     alpha : float
         Both parameters of the Beta distribution of the mixing weight.
-    n_classes : int
+    n_classes : int or None
+        None mixes the numbers in ``y`` themselves (regression).
 
     Returns
     -------
     x_mixed : Tensor of the shape of ``x``
-    y_mixed : Tensor of shape (batch, n_classes)
-        The mixed one-hot labels, which sum to one.
+    y_mixed : Tensor of shape (batch, n_classes), or (batch,) for numbers
+        The mixed one-hot labels, which sum to one, or the mixed numbers.
 
     Examples
     --------
@@ -202,12 +203,19 @@ def mixup(
     >>> xm, ym = mixup(torch.randn(4, 3, 8, 8), torch.tensor([0, 1, 0, 1]), 0.4, 2)
     >>> xm.shape, ym.shape, bool(torch.allclose(ym.sum(dim=1), torch.ones(4)))
     (torch.Size([4, 3, 8, 8]), torch.Size([4, 2]), True)
+    >>> _, yn = mixup(torch.randn(4, 3, 8, 8), torch.tensor([0.0, 1.0, 2.0, 3.0]), 0.4, None)
+    >>> bool(((yn >= 0) & (yn <= 3)).all())
+    True
     """
     b = x.shape[0]
     lam = torch.distributions.Beta(alpha, alpha).sample((b,))
     partner = torch.randperm(b)
-    onehot = torch.nn.functional.one_hot(y.long().cpu(), n_classes).float()
-    y_mixed = lam[:, None] * onehot + (1 - lam[:, None]) * onehot[partner]
+    if n_classes is None:
+        target = y.float().cpu()
+        y_mixed = lam * target + (1 - lam) * target[partner]
+    else:
+        onehot = torch.nn.functional.one_hot(y.long().cpu(), n_classes).float()
+        y_mixed = lam[:, None] * onehot + (1 - lam[:, None]) * onehot[partner]
     lam_x = lam.to(device=x.device, dtype=x.dtype)[:, None, None, None]
     x_mixed = lam_x * x + (1 - lam_x) * x[partner.to(x.device)]
     return x_mixed, y_mixed.to(x.device)

@@ -24,12 +24,18 @@ class CLIError(Exception):
 
 
 def _songs_from(args) -> tuple[list[str], object, object]:
+    return _songs_and_times(args)[:3]
+
+
+def _songs_and_times(args) -> tuple[list[str], object, object, object]:
+    """Paths, labels, groups and release times (None where the manifest has none)."""
     from sklearn_songpop.datasets import find_audio, load_manifest
 
     if getattr(args, "manifest", None):
         m = load_manifest(args.manifest, label_column=args.label_column,
-                          group_column=args.group_column, check_files=False)
-        return m.paths, m.y, m.groups
+                          group_column=args.group_column, check_files=False,
+                          time_column=getattr(args, "time_column", None))
+        return m.paths, m.y, m.groups, m.times
     files = []
     for item in args.files:
         if os.path.isdir(item):
@@ -41,7 +47,25 @@ def _songs_from(args) -> tuple[list[str], object, object]:
             files.append(item)
     if not files:
         raise CLIError("no audio files given")
-    return files, None, None
+    return files, None, None, None
+
+
+def _task(requested: str, y) -> str:
+    """The task asked for, or the one the labels call for: numbers make a regression."""
+    from sklearn.utils.multiclass import type_of_target
+
+    if requested != "auto":
+        if requested == "regression" and not _is_numeric(y):
+            raise CLIError("--task regression needs numbers in the label column")
+        return requested
+    return "regression" if type_of_target(y) == "continuous" else "classification"
+
+
+def _is_numeric(y) -> bool:
+    """Whether every label is a number."""
+    import numpy as np
+
+    return np.issubdtype(np.asarray(y).dtype, np.number)
 
 
 # ------------------------------------------------------------------------ commands
@@ -73,29 +97,35 @@ def cmd_train(args) -> int:
 
     from sklearn_songpop.pipeline import make_songpop_pipeline
 
-    paths, y, groups = _songs_from(args)
+    paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("training needs labels: give --manifest with a label column")
-    pipe = make_songpop_pipeline(args.preset, random_state=args.random_state,
+    task = _task(args.task, y)
+    if task == "regression":
+        y = y.astype(float)
+    pipe = make_songpop_pipeline(args.preset, task=task, random_state=args.random_state,
                                  verbose=int(args.verbose))
     if args.cv:
         from sklearn_songpop.evaluation import evaluate
 
-        print(evaluate(pipe, paths, y, groups=groups, cv=_cv(args.cv, groups),
-                       verbose=int(args.verbose)))
+        print(evaluate(pipe, paths, y, groups=groups, cv=_cv(args.cv, groups, task),
+                       times=times, verbose=int(args.verbose)))
     t0 = time.perf_counter()
     pipe.fit(paths, y)
     _save_model(pipe, args.out)
-    print(f"trained on {len(paths)} songs in {time.perf_counter() - t0:.1f} s; "
-          f"model saved to {args.out}")
+    print(f"trained a {task} model on {len(paths)} songs in "
+          f"{time.perf_counter() - t0:.1f} s; model saved to {args.out}")
     return 0
 
 
-def _cv(n: int, groups):
-    from sklearn.model_selection import GroupKFold, StratifiedKFold
+def _cv(n: int, groups, task: str = "classification"):
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
-    return GroupKFold(n) if groups is not None else StratifiedKFold(n, shuffle=True,
-                                                                    random_state=0)
+    if groups is not None:
+        return GroupKFold(n)
+    if task == "regression":
+        return KFold(n, shuffle=True, random_state=0)
+    return StratifiedKFold(n, shuffle=True, random_state=0)
 
 
 def _save_model(pipe, out) -> None:
@@ -112,6 +142,8 @@ def cmd_predict(args) -> int:
     paths, _, _ = _songs_from(args)
     steps = dict(model.steps)
     Xi = model[:-1].transform(paths)
+    if "regressor" in steps:
+        return _write_values(args, paths, steps["regressor"].predict_interval(Xi))
     clf = steps["classifier"]
     proba = clf.predict_interval_proba(Xi)
     song_p = proba.mean(axis=1)
@@ -135,16 +167,37 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _write_values(args, paths, values) -> int:
+    """The regressor's predictions: a value per song, and per interval with --intervals."""
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
+    try:
+        writer = csv.writer(out)
+        head = ["song", "predicted"]
+        if args.intervals:
+            head += [f"interval_{j}" for j in range(values.shape[1])]
+        writer.writerow(head)
+        for path, row in zip(paths, values):
+            writer.writerow([path, f"{row.mean():.4f}"]
+                            + ([f"{v:.4f}" for v in row] if args.intervals else []))
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from sklearn_songpop.evaluation import evaluate
     from sklearn_songpop.pipeline import make_songpop_pipeline
 
-    paths, y, groups = _songs_from(args)
+    paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("evaluation needs labels: give --manifest with a label column")
-    pipe = make_songpop_pipeline(args.preset, random_state=args.random_state)
-    result = evaluate(pipe, paths, y, groups=groups, cv=_cv(args.cv, groups),
-                      verbose=int(args.verbose))
+    task = _task(args.task, y)
+    if task == "regression":
+        y = y.astype(float)
+    pipe = make_songpop_pipeline(args.preset, task=task, random_state=args.random_state)
+    result = evaluate(pipe, paths, y, groups=groups, cv=_cv(args.cv, groups, task),
+                      times=times, n_time_splits=args.time_splits, verbose=int(args.verbose))
     print(result)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
@@ -179,9 +232,18 @@ def build_parser() -> argparse.ArgumentParser:
     def manifest_args(p, required=False):
         p.add_argument("--manifest", required=required,
                        help="CSV with a path and a label column (paths relative to it)")
-        p.add_argument("--label-column", default="label")
+        p.add_argument("--label-column", default="label",
+                       help="labels, or numbers (e.g. popularity) for a regression")
         p.add_argument("--group-column", default="artist",
                        help="column of artists for group-aware CV (used when present)")
+
+    def task_args(p):
+        p.add_argument("--task", choices=["auto", "classification", "regression"],
+                       default="auto", help="auto: regression when the labels are "
+                       "continuous numbers, else classification (a few distinct integers "
+                       "stay classes)")
+        p.add_argument("--time-column", help="column of release years: also score the "
+                       "models forward in time (train on past years, test on the next)")
 
     p = sub.add_parser("demo", help="generate songs, cross-validate, report (a few minutes)")
     p.add_argument("--n-songs", type=int, default=200)
@@ -196,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="model file (.joblib)")
     p.add_argument("--cv", type=int, default=0, help="also cross-validate with this many folds")
     p.add_argument("--random-state", type=int, default=0)
+    task_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="score songs with a saved model",
@@ -205,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     manifest_args(p)
     p.add_argument("--out", help="CSV file (default: standard output)")
     p.add_argument("--intervals", action="store_true",
-                   help="add the probability of each interval")
+                   help="add the probability (or the predicted value) of each interval")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="cross-validate a preset and the baselines")
@@ -214,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv", type=int, default=5)
     p.add_argument("--out", help="folder for report.json and figures")
     p.add_argument("--random-state", type=int, default=0)
+    task_args(p)
+    p.add_argument("--time-splits", type=int, default=3,
+                   help="test years of the forward-in-time evaluation")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("scan", help="probe every file and decode its last second; exit "

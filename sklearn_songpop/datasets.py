@@ -28,6 +28,15 @@ and test scores higher than one that keeps artists apart (GroupKFold with
 two above the melody, playing in about half of the song's bars at a varying
 level. A fraction ``label_noise`` of the popular labels are swapped with
 unpopular ones, so no model is perfect.
+
+Every song also has a number, ``popularity`` (on the scale of log-streams),
+and a release ``year``. The popular songs are exactly the top
+``popular_fraction`` by popularity; among them, a louder and more frequent
+hook means more streams, so the number says more than the label. Artists
+release in a few neighbouring years. With ``drift`` above 0, the hook's sound
+moves with the years (down an octave and from a bright square wave towards a
+plain tone at ``drift=1``), as the sound of the charts does: a model trained
+on past years then meets hits that sound unlike the ones it learned from.
 """
 
 
@@ -57,7 +66,20 @@ def _artist_style(rng: np.random.Generator) -> dict:
     }
 
 
-def _song(style: dict, hit: bool, duration: float, sr: int, rng: np.random.Generator):
+#: The hook's harmonics at no drift (a square wave) and at full drift (nearly a sine).
+_HOOK_START = np.array([1.0, 0.0, 1 / 3, 0.0, 1 / 5, 0.0, 1 / 7])
+_HOOK_END = np.array([1.0, 0.15, 0.05, 0.0, 0.0, 0.0, 0.0])
+
+
+def _song(
+    style: dict, hit: bool, duration: float, sr: int, rng: np.random.Generator,
+    drift: float = 0.0,
+) -> tuple[np.ndarray, float]:
+    """A song's waveform and the strength of its hook (0 without one).
+
+    ``drift`` in [0, 1] moves the hook's register and timbre; it draws no
+    random numbers, so songs at no drift are the same as ever.
+    """
     n = int(round(duration * sr))
     t = np.arange(n) / sr
     beat = 60.0 / (style["bpm"] * rng.uniform(0.97, 1.03))
@@ -95,18 +117,47 @@ def _song(style: dict, hit: bool, duration: float, sr: int, rng: np.random.Gener
     melody = _voice(_midi_hz(notes)[beat_of], style["timbre"], sr) * env * 0.12
     pad = np.sin(2 * np.pi * style["pad_hz"] * t) * style["pad_level"]
     mix = drums + bass + chords + melody + pad
+    strength = 0.0
     if hit:
         # the hook: a bright vibrato lead in about half of the bars
         n_bars = int(bar_of.max()) + 1
         on = rng.random(n_bars) < 0.55
         hook_hz = _midi_hz(notes + 12 * rng.integers(1, 3))[beat_of]
         vibrato = 1 + 0.012 * np.sin(2 * np.pi * 5.5 * t)
-        square = np.array([1.0, 0.0, 1 / 3, 0.0, 1 / 5, 0.0, 1 / 7])
-        hook = _voice(hook_hz * vibrato, square, sr)
+        harmonics = _HOOK_START
+        if drift:
+            hook_hz = hook_hz * 2.0 ** -drift
+            harmonics = (1 - drift) * _HOOK_START + drift * _HOOK_END
+        hook = _voice(hook_hz * vibrato, harmonics, sr)
         gate = (np.sin(2 * np.pi * t / (beat / 2)) > -0.3).astype(float)
-        mix += hook * gate * on[bar_of] * rng.uniform(0.04, 0.12)
+        level = rng.uniform(0.04, 0.12)
+        mix += hook * gate * on[bar_of] * level
+        strength = level * float(on[bar_of].mean())
     mix += rng.standard_normal(n) * 0.003
-    return (mix / (np.abs(mix).max() + 1e-9) * 0.9).astype(np.float32)
+    return (mix / (np.abs(mix).max() + 1e-9) * 0.9).astype(np.float32), strength
+
+
+def _years(groups: np.ndarray, n_artists: int, first_year: int, n_years: int,
+           rng: np.random.Generator) -> np.ndarray:
+    """A release year per song: each artist releases in up to three neighbouring years."""
+    start = rng.integers(0, max(1, n_years - 2), n_artists)
+    offset = rng.integers(0, 3, len(groups))
+    return first_year + np.minimum(start[groups] + offset, n_years - 1)
+
+
+def _popularity(y: np.ndarray, strength: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Log-streams: the songs labelled popular take the top values, ordered by appeal.
+
+    Appeal is the hook's strength plus noise, so within each label a louder,
+    more frequent hook tends to mean more streams.
+    """
+    n = len(y)
+    values = np.sort(rng.normal(11.0, 1.5, n))[::-1]  # the catalogue's values, best first
+    appeal = strength / 0.06 + rng.normal(0.0, 0.5, n)
+    order = np.lexsort((-appeal, -y))  # popular songs first, each label by appeal
+    popularity = np.empty(n)
+    popularity[order] = values
+    return np.round(popularity, 4)
 
 
 def make_songs(
@@ -116,9 +167,12 @@ def make_songs(
     duration: float = 20.0,
     sr: int = 22050,
     label_noise: float = 0.08,
+    n_years: int = 10,
+    first_year: int = 2015,
+    drift: float = 0.0,
     random_state=None,
 ) -> Bunch:
-    """Generate songs, some of them popular, by a number of artists.
+    """Generate songs, some of them popular, by a number of artists, over the years.
 
     Parameters
     ----------
@@ -136,6 +190,15 @@ def make_songs(
     label_noise : float, default=0.08
         Share of popular labels swapped with unpopular ones (keeping the
         count of each): those songs sound like the other class.
+    n_years : int, default=10
+        Release years, from ``first_year`` on.
+    first_year : int, default=2015
+    drift : float, default=0.0
+        How far the sound of a hit moves from the first year to the last, in
+        [0, 1]. 0 leaves it alone (and gives the songs of earlier versions for
+        the same seed); 1 moves the hook an octave down and from a square wave
+        to nearly a sine, so a model evaluated forward in time meets hits
+        unlike those it learned from.
     random_state : int, RandomState instance or None, default=None
         Seed.
 
@@ -143,13 +206,20 @@ def make_songs(
     -------
     sklearn.utils.Bunch
         ``waveforms`` (list of 1-D float32 arrays), ``y`` (int array, 1 =
-        popular), ``groups`` (artist ids), ``sr``, ``target_names``, ``DESCR``.
+        popular), ``popularity`` (float array; the songs with ``y == 1`` are
+        its top values), ``year`` (int array), ``groups`` (artist ids),
+        ``sr``, ``target_names``, ``DESCR``.
 
     Examples
     --------
     >>> songs = make_songs(n_songs=10, n_artists=3, duration=2.0, random_state=0)
     >>> len(songs.waveforms), songs.waveforms[0].shape, int(songs.y.sum())
     (10, (44100,), 2)
+    >>> top = np.argsort(songs.popularity)[::-1][:2]
+    >>> sorted(top.tolist()) == np.flatnonzero(songs.y).tolist()
+    True
+    >>> int(songs.year.min()) >= 2015, int(songs.year.max()) <= 2024
+    (True, True)
     """
     if n_songs < 1 or n_artists < 1:
         raise ValueError("n_songs and n_artists must be at least 1")
@@ -157,8 +227,15 @@ def make_songs(
         raise ValueError(f"popular_fraction must be in [0, 1], got {popular_fraction}")
     if not 0.0 <= label_noise <= 1.0:
         raise ValueError(f"label_noise must be in [0, 1], got {label_noise}")
+    if n_years < 1:
+        raise ValueError(f"n_years must be at least 1, got {n_years}")
+    if not 0.0 <= drift <= 1.0:
+        raise ValueError(f"drift must be in [0, 1], got {drift}")
     rs = check_random_state(random_state)
-    rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
+    seed = rs.randint(np.iinfo(np.int32).max)
+    rng = np.random.default_rng(seed)
+    # years and popularity draw from a stream of their own: the songs stay those of old
+    rng_time = np.random.default_rng([seed, 14])
     styles = [_artist_style(rng) for _ in range(n_artists)]
     propensity = rng.beta(0.35, 1.1, n_artists) + 0.01
     groups = np.sort(rng.integers(0, n_artists, n_songs))
@@ -172,9 +249,14 @@ def make_songs(
         a = rng.choice(np.flatnonzero(hit), n_swap, replace=False)
         b = rng.choice(np.flatnonzero(~hit), n_swap, replace=False)
         y[a], y[b] = 0, 1
-    waves = [_song(styles[g], h, duration, sr, rng) for g, h in zip(groups, hit)]
+    year = _years(groups, n_artists, first_year, n_years, rng_time)
+    phase = (year - first_year) / max(1, n_years - 1)
+    songs = [_song(styles[g], h, duration, sr, rng, drift=drift * u)
+             for g, h, u in zip(groups, hit, phase)]
+    strength = np.array([s for _, s in songs])
     return Bunch(
-        waveforms=waves, y=y, groups=groups, sr=sr,
+        waveforms=[w for w, _ in songs], y=y, popularity=_popularity(y, strength, rng_time),
+        year=year, groups=groups, sr=sr,
         target_names=np.array(["not popular", "popular"]), DESCR=_DESCR,
     )
 
@@ -198,19 +280,22 @@ def write_songs(
     Returns
     -------
     pathlib.Path
-        The manifest: columns ``path`` (relative to the folder), ``label``
-        and ``artist``.
+        The manifest: columns ``path`` (relative to the folder), ``label``,
+        ``artist``, and ``popularity`` and ``year`` when the bunch has them.
 
     Examples
     --------
     >>> import tempfile
     >>> songs = make_songs(n_songs=3, n_artists=1, duration=1.0, random_state=0)
     >>> manifest = write_songs(songs, tempfile.mkdtemp(), format=("wav", "flac"))
-    >>> print(manifest.read_text().strip())
-    path,label,artist
-    song_0000.wav,0,artist_00
-    song_0001.flac,1,artist_00
-    song_0002.wav,0,artist_00
+    >>> for line in manifest.read_text().splitlines():
+    ...     print(line.split(",")[:3])
+    ['path', 'label', 'artist']
+    ['song_0000.wav', '0', 'artist_00']
+    ['song_0001.flac', '1', 'artist_00']
+    ['song_0002.wav', '0', 'artist_00']
+    >>> manifest.read_text().splitlines()[0]
+    'path,label,artist,popularity,year'
     >>> data = load_manifest(manifest)
     >>> [p.rsplit("/", 1)[1] for p in data.paths], data.y.tolist()
     (['song_0000.wav', 'song_0001.flac', 'song_0002.wav'], [0, 1, 0])
@@ -232,9 +317,15 @@ def write_songs(
         {"path": name, "label": int(label), "artist": f"artist_{int(group):02d}"}
         for name, label, group in zip(names, bunch.y, bunch.groups)
     ]
+    fields = ["path", "label", "artist"]
+    for field, kind in (("popularity", float), ("year", int)):
+        if bunch.get(field) is not None:
+            fields.append(field)
+            for row, value in zip(rows, bunch[field]):
+                row[field] = kind(value)
     manifest = folder / "manifest.csv"
     with open(manifest, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["path", "label", "artist"])
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     return manifest
@@ -246,6 +337,7 @@ def load_manifest(
     label_column: str | None = "label",
     group_column: str | None = "artist",
     check_files: bool = True,
+    time_column: str | None = None,
 ) -> Bunch:
     """Read a CSV of songs and labels.
 
@@ -263,12 +355,17 @@ def load_manifest(
     check_files : bool, default=True
         Probe every file; one :class:`~sklearn_songpop.audio.AudioError` lists
         all that are missing or cannot be decoded.
+    time_column : str or None, default=None
+        Column of release times (years, or strings that sort in time), for an
+        evaluation forward in time; required when given.
 
     Returns
     -------
     sklearn.utils.Bunch
         ``paths`` (list of str), ``y`` (ndarray or None; integer when every
-        label is an integer), ``groups`` (ndarray or None).
+        label is an integer, else float when every label is a number),
+        ``groups`` (ndarray or None), ``times`` (ndarray or None; integer when
+        every value is).
 
     Raises
     ------
@@ -288,11 +385,11 @@ def load_manifest(
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []
         rows = list(reader)
-    for col, required in ((path_column, True), (label_column, label_column is not None)):
-        if required and col not in columns:
+    for col in (path_column, label_column, time_column):
+        if col is not None and col not in columns:
             raise ValueError(f"{path}: no column {col!r}; columns are {columns}")
     use_groups = group_column is not None and group_column in columns
-    paths, labels, groups = [], [], []
+    paths, labels, groups, times = [], [], [], []
     for line, row in enumerate(rows, start=2):
         song = (row.get(path_column) or "").strip()
         if not song:
@@ -305,18 +402,31 @@ def load_manifest(
             labels.append(label)
         if use_groups:
             groups.append((row.get(group_column) or "").strip())
+        if time_column is not None:
+            when = (row.get(time_column) or "").strip()
+            if when == "":
+                raise ValueError(f"{path}, line {line}: empty {time_column!r}")
+            times.append(when)
     if not paths:
         raise ValueError(f"{path}: the manifest lists no songs")
     if check_files:
         probe_files(paths)
-    y = None
-    if label_column is not None:
-        y = np.array(labels)
+    return Bunch(
+        paths=paths, y=_as_numbers(labels) if label_column is not None else None,
+        groups=np.array(groups) if use_groups else None,
+        times=_as_numbers(times, floats=False) if time_column is not None else None,
+    )
+
+
+def _as_numbers(values: list[str], floats: bool = True) -> np.ndarray:
+    """The column as integers if every cell is one, else as floats (if asked), else strings."""
+    column = np.array(values)
+    for kind in (int, float) if floats else (int,):
         try:
-            y = y.astype(int)
+            return column.astype(kind)
         except ValueError:
-            pass
-    return Bunch(paths=paths, y=y, groups=np.array(groups) if use_groups else None)
+            continue
+    return column
 
 
 def find_audio(folder: str | os.PathLike) -> list[str]:

@@ -151,15 +151,16 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     """Save a fitted pipeline as settings (JSON) and network weights, with no pickle.
 
     Loading these files runs no code stored in them: ``settings.json`` holds
-    the parameters of the three steps, the classes and the input shape;
-    ``weights.pt`` holds the network's tensors, read back with
-    ``torch.load(weights_only=True)``.
+    the parameters of the three steps, the classes (or the regressor's target
+    scaling) and the input shape; ``weights.pt`` holds the network's tensors,
+    read back with ``torch.load(weights_only=True)``.
 
     Parameters
     ----------
     pipeline : Pipeline
         Fitted, with steps ``intervals``, ``spectrogram`` and ``classifier``
-        whose network is :class:`~sklearn_songpop.nets.PaperCNN` or
+        (or ``regressor``) whose network is
+        :class:`~sklearn_songpop.nets.PaperCNN` or
         :class:`~sklearn_songpop.nets.SongpopCNN`.
     folder : str or os.PathLike
         Created when missing.
@@ -188,10 +189,11 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     import torch
 
     steps = dict(pipeline.steps)
-    missing = {"intervals", "spectrogram", "classifier"} - set(steps)
+    last = "regressor" if "regressor" in steps else "classifier"
+    missing = {"intervals", "spectrogram", last} - set(steps)
     if missing:
         raise ValueError(f"the pipeline lacks the step(s) {sorted(missing)}")
-    clf = steps["classifier"]
+    clf = steps[last]
     clf.check_is_fitted()
     module = clf.module if isinstance(clf.module, type) else type(clf.module)
     if module.__name__ not in _NETS:
@@ -199,25 +201,29 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     module_kwargs = dict(clf.get_params_for("module"))
     accepted = inspect.signature(module).parameters
     if "n_classes" in accepted:
-        module_kwargs.setdefault("n_classes", len(clf.classes_))
+        module_kwargs.setdefault("n_classes", clf._n_outputs())
     if "input_shape" in accepted:
         module_kwargs.setdefault("input_shape", list(clf.input_shape_[1:]))
+    network = {
+        "module": module.__name__,
+        "module_kwargs": _plain(module_kwargs),
+        "input_shape": _plain(clf.input_shape_),
+        "n_features_in": int(clf.n_features_in_),
+        "fast_path": _plain(clf.fast_path),
+        "batch_size": int(clf.batch_size),
+        # crop_frames shapes prediction; the augmentations only matter when fitting again
+        "recipe": {name: _plain(getattr(clf, name)) for name in _RECIPE},
+    }
+    if last == "regressor":
+        network["target"] = {"mean": float(clf.y_mean_), "scale": float(clf.y_scale_)}
+    else:
+        network["classes"] = _plain(clf.classes_.tolist())
     settings = {
         "format": "sklearn_songpop portable model 1",
         "versions": versions(),
         "intervals": _plain(steps["intervals"].get_params()),
         "spectrogram": _plain(steps["spectrogram"].get_params()),
-        "classifier": {
-            "module": module.__name__,
-            "module_kwargs": _plain(module_kwargs),
-            "classes": _plain(clf.classes_.tolist()),
-            "input_shape": _plain(clf.input_shape_),
-            "n_features_in": int(clf.n_features_in_),
-            "fast_path": _plain(clf.fast_path),
-            "batch_size": int(clf.batch_size),
-            # crop_frames shapes prediction; the augmentations only matter when fitting again
-            "recipe": {name: _plain(getattr(clf, name)) for name in _RECIPE},
-        },
+        last: network,
     }
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -238,8 +244,9 @@ def load_portable(folder: str | os.PathLike):
     Returns
     -------
     Pipeline
-        Ready to predict; its classifier has no training history, callbacks or
-        validation split (set them before fitting it again).
+        Ready to predict; its classifier (or regressor) has no training
+        history, callbacks or validation split (set them before fitting it
+        again).
 
     Examples
     --------
@@ -252,6 +259,7 @@ def load_portable(folder: str | os.PathLike):
     from sklearn_songpop import nets
     from sklearn_songpop.classifier import SpectrogramCNNClassifier
     from sklearn_songpop.intervals import IntervalSampler
+    from sklearn_songpop.regressor import SpectrogramCNNRegressor
     from sklearn_songpop.spectrogram import SpectrogramTransformer
 
     folder = Path(folder)
@@ -263,7 +271,8 @@ def load_portable(folder: str | os.PathLike):
         raise ValueError(f"{folder / 'settings.json'}: not valid JSON ({exc})") from exc
     if settings.get("format") != "sklearn_songpop portable model 1":
         raise ValueError(f"{folder / 'settings.json'}: not a sklearn_songpop portable model")
-    c = settings["classifier"]
+    last = "regressor" if "regressor" in settings else "classifier"
+    c = settings[last]
     if c["module"] not in _NETS:
         raise ValueError(f"{folder / 'settings.json'}: unknown network {c['module']!r}")
     spec_params = dict(settings["spectrogram"])
@@ -274,15 +283,19 @@ def load_portable(folder: str | os.PathLike):
     spectrogram = SpectrogramTransformer(**spec_params).fit(
         np.zeros((1, sampler.n_samples_), np.float32))
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in c["module_kwargs"].items()}
-    clf = SpectrogramCNNClassifier(getattr(nets, c["module"]), fast_path=c["fast_path"],
-                                   batch_size=c["batch_size"], **c.get("recipe", {}),
-                                   **{f"module__{k}": v for k, v in kwargs.items()})
-    clf.label_encoder_ = LabelEncoder()
-    clf.label_encoder_.classes_ = np.asarray(c["classes"])
+    estimator = SpectrogramCNNRegressor if last == "regressor" else SpectrogramCNNClassifier
+    clf = estimator(getattr(nets, c["module"]), fast_path=c["fast_path"],
+                    batch_size=c["batch_size"], **c.get("recipe", {}),
+                    **{f"module__{k}": v for k, v in kwargs.items()})
+    if last == "regressor":
+        clf.y_mean_, clf.y_scale_ = c["target"]["mean"], c["target"]["scale"]
+    else:
+        clf.label_encoder_ = LabelEncoder()
+        clf.label_encoder_.classes_ = np.asarray(c["classes"])
+        clf.class_weight_ = None
     clf.input_shape_ = tuple(c["input_shape"])
     clf.n_features_in_ = c["n_features_in"]
-    clf.class_weight_ = None
     clf.initialize()
     state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
     clf.module_.load_state_dict(state)
-    return Pipeline([("intervals", sampler), ("spectrogram", spectrogram), ("classifier", clf)])
+    return Pipeline([("intervals", sampler), ("spectrogram", spectrogram), (last, clf)])

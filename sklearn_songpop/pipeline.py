@@ -9,13 +9,19 @@ from sklearn.pipeline import Pipeline
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.intervals import IntervalSampler
 from sklearn_songpop.nets import PaperCNN, SongpopCNN
+from sklearn_songpop.regressor import SpectrogramCNNRegressor
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 from sklearn_songpop.training import CosineSchedule, SongEarlyStopping, SongValidSplit
 
-__all__ = ["PRESETS", "make_songpop_pipeline"]
+__all__ = ["PRESETS", "TASKS", "make_songpop_pipeline"]
+
+#: The last step of each task: its name in the pipeline and its estimator.
+TASKS = {"classification": ("classifier", SpectrogramCNNClassifier),
+         "regression": ("regressor", SpectrogramCNNRegressor)}
 
 #: Every setting of each preset, by pipeline step. ``"paper"`` is the seed paper's
-#: method; ``"default"`` is what we recommend.
+#: method; ``"default"`` is what we recommend. The last step is ``"classifier"`` or
+#: ``"regressor"``, after the task.
 PRESETS: dict[str, dict[str, dict]] = {
     "paper": {
         "intervals": {"n_intervals": 3, "duration": 3.0, "sr": 44100, "strategy": "thirds"},
@@ -29,6 +35,18 @@ PRESETS: dict[str, dict[str, dict]] = {
             "train_split": None,
             "callbacks": None,
             "crop_frames": None,  # the seed trained on its three fixed intervals, unaugmented
+            "freq_mask": 0.0,
+            "time_mask": 0.0,
+        },
+        # not in the seed, which had labels only: its net and training, on a number
+        "regressor": {
+            "module": PaperCNN,
+            "lr": 1e-4,
+            "batch_size": 13,
+            "max_epochs": 10,
+            "train_split": None,
+            "callbacks": None,
+            "crop_frames": None,
             "freq_mask": 0.0,
             "time_mask": 0.0,
         },
@@ -51,6 +69,21 @@ PRESETS: dict[str, dict[str, dict]] = {
             "freq_mask": 0.15,
             "time_mask": 0.15,
         },
+        "regressor": {
+            "module": SongpopCNN,
+            "lr": 1e-3,
+            "batch_size": 16,
+            "max_epochs": 25,
+            # a rank correlation on 25 songs is too noisy to pick an epoch (its standard
+            # error is about 0.2): split only where 100 songs can be spared
+            "train_split": SongValidSplit(0.2, min_songs=100, random_state=0),
+            "callbacks": [("lr_schedule", CosineSchedule()),
+                          ("early_stopping", SongEarlyStopping(monitor="valid_song_rho",
+                                                               patience=8))],
+            "crop_frames": 130,
+            "freq_mask": 0.15,
+            "time_mask": 0.15,
+        },
     },
 }
 
@@ -58,24 +91,30 @@ PRESETS: dict[str, dict[str, dict]] = {
 def make_songpop_pipeline(
     preset: str = "default",
     *,
+    task: str = "classification",
     memory=None,
     random_state=None,
     n_jobs: int | None = None,
     verbose: int = 0,
     **params,
 ) -> Pipeline:
-    """Build the three-step pipeline: intervals, spectrogram, classifier.
+    """Build the three-step pipeline: intervals, spectrogram, then a classifier or a regressor.
 
     Parameters
     ----------
     preset : {"default", "paper"}, default="default"
         The settings of :data:`PRESETS` to start from.
+    task : {"classification", "regression"}, default="classification"
+        Labels (popular or not) or a number (streams, a popularity score):
+        the last step is a :class:`~sklearn_songpop.SpectrogramCNNClassifier`
+        named ``"classifier"`` or a
+        :class:`~sklearn_songpop.SpectrogramCNNRegressor` named ``"regressor"``.
     memory : str, joblib.Memory or None, default=None
         Passed to :class:`~sklearn.pipeline.Pipeline`: caches the fitted
         transformers, so a grid over classifier parameters decodes and
         transforms each fold once.
     random_state : int, RandomState instance or None, default=None
-        Given to the interval sampler and the classifier.
+        Given to the interval sampler and the network.
     n_jobs : int or None, default=None
         Given to the interval sampler and the spectrogram transformer.
     verbose : int, default=0
@@ -87,7 +126,8 @@ def make_songpop_pipeline(
     Returns
     -------
     sklearn.pipeline.Pipeline
-        Steps ``"intervals"``, ``"spectrogram"`` and ``"classifier"``.
+        Steps ``"intervals"``, ``"spectrogram"`` and ``"classifier"`` (or
+        ``"regressor"``).
 
     Examples
     --------
@@ -96,9 +136,14 @@ def make_songpop_pipeline(
     ['intervals', 'spectrogram', 'classifier']
     >>> pipe.get_params()["spectrogram__kind"], pipe.get_params()["classifier__max_epochs"]
     ('paper', 3)
+    >>> make_songpop_pipeline(task="regression").steps[-1][0]
+    'regressor'
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    step, estimator = TASKS[task]
     settings = copy.deepcopy(PRESETS[preset])
     pipe = Pipeline(
         [
@@ -107,10 +152,8 @@ def make_songpop_pipeline(
                 verbose=verbose,
             )),
             ("spectrogram", SpectrogramTransformer(**settings["spectrogram"], n_jobs=n_jobs)),
-            ("classifier", SpectrogramCNNClassifier(
-                **settings["classifier"], random_state=random_state,
-                verbose=int(verbose > 1),
-            )),
+            (step, estimator(**settings[step], random_state=random_state,
+                             verbose=int(verbose > 1))),
         ],
         memory=memory,
     )

@@ -112,21 +112,27 @@ def plot_training_curves(classifier, ax=None):
 
 
 def plot_interval_timeline(
-    times: np.ndarray, proba: np.ndarray, duration: float, ax=None, label: str = "popular"
+    times: np.ndarray, proba: np.ndarray, duration: float, ax=None, label: str = "popular",
+    ylabel: str | None = None,
 ):
-    """Draw the probability of one class for each interval of a song along its time line.
+    """Draw the prediction for each interval of a song along its time line.
 
     Parameters
     ----------
     times : ndarray of shape (k,)
         Start of each interval in seconds.
     proba : ndarray of shape (k,)
-        Probability of the class for each interval.
+        Probability of the class for each interval, or a regressor's
+        prediction (:meth:`SpectrogramCNNRegressor.predict_interval`) with
+        ``ylabel``.
     duration : float
         Length of an interval in seconds (the width of each bar).
     ax : matplotlib Axes, optional
     label : str, default="popular"
         Name of the class, for the axis.
+    ylabel : str or None, default=None
+        The axis's label for values that are not probabilities (then the
+        axis is scaled to them, not to [0, 1]).
 
     Returns
     -------
@@ -143,8 +149,11 @@ def plot_interval_timeline(
     times, proba = np.asarray(times, float), np.asarray(proba, float)
     ax.bar(times, proba, width=duration, align="edge", alpha=0.6, edgecolor="k")
     ax.axhline(proba.mean(), color="C3", linestyle="--", label=f"song: {proba.mean():.2f}")
-    ax.set_ylim(0, 1)
     ax.set_xlabel("time in the song (s)")
-    ax.set_ylabel(f"P({label})")
+    if ylabel is None:
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(f"P({label})")
+    else:
+        ax.set_ylabel(ylabel)
     ax.legend(loc="upper right")
     return ax

@@ -14,13 +14,16 @@ import math
 from numbers import Integral
 
 import numpy as np
+from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
+from sklearn.utils.multiclass import type_of_target
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import ValidSplit
 from skorch.utils import to_numpy
 
 __all__ = [
     "ONE_CLASS_SHARE", "CosineSchedule", "SongEarlyStopping", "SongValidSplit", "song_roc_auc",
+    "song_spearman",
 ]
 
 #: A model that puts at least this share of the songs in one class is degenerate.
@@ -76,6 +79,48 @@ def song_roc_auc(net, X, y) -> float:
         return float("nan")
 
 
+def song_spearman(net, X, y) -> float:
+    """Song-level Spearman rank correlation of a fitted regressor, 0 for a constant model.
+
+    A scorer for skorch's ``EpochScoring``, the regressor's counterpart of
+    :func:`song_roc_auc`: it asks how well the predictions rank the songs,
+    which is what picking hits needs, and it is blind to any increasing
+    rescaling of the target (the standardised targets the regressor trains
+    on rank as the raw ones). A model that predicts the same number for every
+    song scores 0, so such an epoch is never the best one.
+
+    Parameters
+    ----------
+    net : fitted regressor with ``predict``
+    X : songs
+    y : array-like of shape (n_songs,)
+
+    Returns
+    -------
+    float
+        Spearman's rho; NaN when ``y`` is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Net:
+    ...     def __init__(self, p): self.p = np.asarray(p)
+    ...     def predict(self, X): return self.p
+    >>> y = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> round(song_spearman(Net([0.1, 0.3, 0.2, 0.9]), None, y), 3)
+    0.8
+    >>> song_spearman(Net([0.5, 0.5, 0.5, 0.5]), None, y)
+    0.0
+    """
+    y = to_numpy(y).astype(float).ravel()
+    pred = np.asarray(net.predict(X), dtype=float).ravel()
+    if np.ptp(y) == 0:
+        return float("nan")
+    if np.ptp(pred) == 0:
+        return 0.0
+    return float(spearmanr(pred, y).statistic)
+
+
 class SongEarlyStopping(EarlyStopping):
     """skorch's ``EarlyStopping`` on a song-level score, idle when there is no validation split.
 
@@ -83,7 +128,8 @@ class SongEarlyStopping(EarlyStopping):
     ----------
     monitor : str, default="valid_song_auc"
         History key to watch; the classifier records ``valid_song_auc``
-        (:func:`song_roc_auc`) whenever it has a validation split.
+        (:func:`song_roc_auc`) and the regressor ``valid_song_rho``
+        (:func:`song_spearman`) whenever they have a validation split.
     patience : int, default=8
         Epochs without improvement before training stops.
     lower_is_better : bool, default=False
@@ -125,6 +171,10 @@ class SongEarlyStopping(EarlyStopping):
         super().on_epoch_end(net, **kwargs)
 
 
+def _is_continuous(y: np.ndarray) -> bool:
+    return type_of_target(y) == "continuous"
+
+
 class SongValidSplit(ValidSplit):
     """skorch's ``ValidSplit`` that makes no split when the validation part would be too small.
 
@@ -132,7 +182,8 @@ class SongValidSplit(ValidSplit):
     validation part would hold fewer than ``min_songs`` songs of the rarest
     class (or, for a continuous target, fewer than ``min_songs`` songs), it
     returns every song for training and no validation part: too few songs
-    choose an epoch by chance, and they are worth more as training data.
+    choose an epoch by chance, and they are worth more as training data. A
+    continuous target is never stratified.
 
     Parameters
     ----------
@@ -189,7 +240,7 @@ class SongValidSplit(ValidSplit):
         float
         """
         y = to_numpy(y).ravel()
-        if self.stratified:
+        if self.stratified and not _is_continuous(y):
             counts = np.unique(y, return_counts=True)[1]
             return float(counts.min()) * self._valid_share()
         return len(y) * self._valid_share()
@@ -208,8 +259,13 @@ class SongValidSplit(ValidSplit):
         -------
         dataset_train, dataset_valid or None
         """
-        if y is not None and self.expected_valid_songs(y) < self.min_songs:
+        if y is None:
+            return super().__call__(dataset, y, groups)
+        if self.expected_valid_songs(y) < self.min_songs:
             return dataset, None
+        if self.stratified and _is_continuous(to_numpy(y).ravel()):
+            plain = ValidSplit(self.cv, stratified=False, random_state=self.random_state)
+            return plain(dataset, y, groups)
         return super().__call__(dataset, y, groups)
 
     def __repr__(self) -> str:

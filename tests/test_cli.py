@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import subprocess
 import sys
 
@@ -170,3 +171,59 @@ def test_songpop_fixes_glibc_thresholds_unless_the_user_did(monkeypatch):
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     assert not cli.steady_allocator()
     assert mallopt.calls == []
+
+
+@pytest.fixture(scope="module")
+def numbers(corpus):
+    """The corpus's manifest with a star rating (1 to 3) and four release years."""
+    rows = list(csv.DictReader(corpus.open()))
+    for i, row in enumerate(rows):
+        row["stars"], row["year"] = str(1 + i % 3), str(2019 + i % 4)
+    path = corpus.parent / "numbers.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_continuous_labels_train_a_regressor_that_predicts_values(numbers, tmp_path):
+    out = tmp_path / "reg.joblib"
+    run = songpop("train", "--manifest", numbers, "--label-column", "popularity", "--out", out)
+    assert run.returncode == 0, run.stderr
+    assert "trained a regression model" in run.stdout
+    files = sorted(numbers.parent.glob("song_000[0-1].*"))
+    run = songpop("predict", "--model", out, *files, "--intervals")
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert list(rows[0]) == ["song", "predicted", "interval_0", "interval_1", "interval_2"]
+    for r in rows:
+        values = [float(r[f"interval_{j}"]) for j in range(3)]
+        assert float(r["predicted"]) == pytest.approx(np.mean(values), abs=1e-3)
+
+
+def test_few_distinct_integers_stay_classes_unless_asked(numbers, tmp_path):
+    run = songpop("train", "--manifest", numbers, "--label-column", "stars",
+                  "--out", tmp_path / "stars.joblib")
+    assert run.returncode == 0, run.stderr
+    assert "trained a classification model" in run.stdout
+    run = songpop("train", "--manifest", numbers, "--label-column", "stars", "--task",
+                  "regression", "--out", tmp_path / "stars_reg.joblib")
+    assert run.returncode == 0, run.stderr
+    assert "trained a regression model" in run.stdout
+    run = songpop("train", "--manifest", numbers, "--label-column", "artist", "--task",
+                  "regression", "--out", tmp_path / "no.joblib")
+    assert run.returncode == 1 and "needs numbers" in run.stderr
+
+
+def test_evaluate_a_regression_forward_in_time(numbers, tmp_path):
+    run = songpop("evaluate", "--manifest", numbers, "--label-column", "popularity", "--cv", "3",
+                  "--time-column", "year", "--time-splits", "2", "--out", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "spearman" in run.stdout and "Forward in time:" in run.stdout
+    assert "ReleaseYearSplit, 2 folds" in run.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["task"] == "regression"
+    assert set(report["scores"]) == {"model", "training mean", "log-mel band statistics"}
+    assert report["forward_in_time"]["n_songs"] == 8  # the songs of 2021 and 2022
+    assert (tmp_path / "predicted_vs_true.png").is_file()

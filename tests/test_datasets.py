@@ -76,3 +76,43 @@ def test_long_ogg_is_written_in_blocks(tmp_path):
     y = np.resize(make_songs(n_songs=1, duration=2.0, random_state=0).waveforms[0], 240 * 22050)
     write_audio(tmp_path / "long.ogg", y, 22050)
     assert audio_duration(tmp_path / "long.ogg") == pytest.approx(240.0, abs=0.05)
+
+
+def test_popularity_ranks_the_popular_songs_first_and_years_are_artists_careers():
+    songs = make_songs(n_songs=60, n_artists=8, duration=1.0, random_state=2)
+    top = np.argsort(songs.popularity)[::-1][: songs.y.sum()]
+    assert set(top) == set(np.flatnonzero(songs.y == 1))
+    assert songs.popularity.dtype == np.float64 and len(np.unique(songs.popularity)) == 60
+    assert songs.year.min() >= 2015 and songs.year.max() <= 2024
+    for artist in np.unique(songs.groups):
+        span = songs.year[songs.groups == artist]
+        assert span.max() - span.min() <= 2  # an artist releases in neighbouring years
+
+
+def test_drift_changes_only_the_hits_after_the_first_year():
+    kw = {"n_songs": 40, "n_artists": 8, "duration": 1.0, "label_noise": 0.0,
+          "random_state": 5}
+    calm, moved = make_songs(**kw), make_songs(**kw, drift=1.0)
+    np.testing.assert_array_equal(calm.y, moved.y)
+    np.testing.assert_array_equal(calm.year, moved.year)
+    changed = np.array([not np.array_equal(a, b)
+                        for a, b in zip(calm.waveforms, moved.waveforms)])
+    hits_later = (calm.y == 1) & (calm.year > 2015)
+    assert not (changed & ~hits_later).any()
+    # a hit whose hook is silent in every bar of its one second sounds the same
+    assert changed.sum() >= hits_later.sum() // 2 > 0
+    with pytest.raises(ValueError, match="drift"):
+        make_songs(drift=2.0)
+    with pytest.raises(ValueError, match="n_years"):
+        make_songs(n_years=0)
+
+
+def test_manifest_carries_popularity_and_year(tmp_path):
+    songs = make_songs(n_songs=5, n_artists=2, duration=1.0, random_state=0)
+    manifest = write_songs(songs, tmp_path, format="wav")
+    data = load_manifest(manifest, label_column="popularity", time_column="year")
+    np.testing.assert_allclose(data.y, songs.popularity)
+    assert data.y.dtype == np.float64
+    np.testing.assert_array_equal(data.times, songs.year)
+    with pytest.raises(ValueError, match="no column 'released'"):
+        load_manifest(manifest, time_column="released")

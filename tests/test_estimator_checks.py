@@ -9,6 +9,7 @@ from sklearn_songpop import (
     BandStatistics,
     IntervalSampler,
     SpectrogramCNNClassifier,
+    SpectrogramCNNRegressor,
     SpectrogramTransformer,
 )
 
@@ -34,7 +35,7 @@ _SKORCH_SET_PARAMS = (
     "(it re-initialises components), so odd values raise there, not in fit"
 )
 
-_CLASSIFIER = {
+_NETWORK = {
     "check_no_attributes_set_in_init": "skorch's NeuralNet.__init__ sets history_, "
                                        "initialized_ and virtual_params_",
     "check_do_not_raise_errors_in_init_or_set_params": _SKORCH_SET_PARAMS,
@@ -45,7 +46,7 @@ _CLASSIFIER = {
 def _expected(estimator):
     return {
         IntervalSampler: _SAMPLER, SpectrogramTransformer: _SPECTROGRAM,
-        SpectrogramCNNClassifier: _CLASSIFIER,
+        SpectrogramCNNClassifier: _NETWORK, SpectrogramCNNRegressor: _NETWORK,
     }.get(type(estimator), {})
 
 
@@ -59,6 +60,9 @@ def _expected(estimator):
         # their own state in skorch, so the schedule is tested in test_training.py)
         SpectrogramCNNClassifier(max_epochs=10, lr=0.02, batch_size=64, random_state=0,
                                  crop_frames=2, freq_mask=0.15, time_mask=0.15),
+        SpectrogramCNNRegressor(max_epochs=30, lr=0.02, random_state=0),
+        SpectrogramCNNRegressor(max_epochs=10, lr=0.02, batch_size=64, random_state=0,
+                                crop_frames=2, freq_mask=0.15, time_mask=0.15),
     ],
     expected_failed_checks=_expected,
 )

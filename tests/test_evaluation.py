@@ -70,3 +70,71 @@ def test_plots(tmp_path):
     assert len(ax.patches) == 2
     with pytest.raises(ValueError, match="2-D"):
         plot_spectrogram(np.zeros(4))
+
+
+@pytest.fixture(scope="module")
+def regression(small_songs):
+    from sklearn_songpop.intervals import IntervalSampler
+
+    X = IntervalSampler(duration=3.0, random_state=0).fit_transform(
+        np.stack(small_songs.waveforms))
+    ridge = make_baselines(task="regression")["log-mel band statistics"]
+    # four release years, so that two of them can be test years with a past before them
+    years = 2019 + np.arange(len(X)) % 4
+    return evaluate(ridge, X, small_songs.popularity, groups=small_songs.groups,
+                    cv=GroupKFold(4), name="ridge", times=years, n_time_splits=2), years
+
+
+def test_regression_scores_baselines_and_forward_in_time(regression, small_songs):
+    result, years = regression
+    assert set(result.scores) == {"ridge", "training mean", "log-mel band statistics"}
+    for scores in result.scores.values():
+        assert set(scores) == {"spearman", "r2", "mae", "top10_precision", "top10_ndcg"}
+    # a constant ranks nothing within a fold (pooled, the folds' means differ)
+    assert result.fold_scores["training mean"]["spearman"] == [0.0] * 4
+    assert result.scores["training mean"]["r2"] <= 0.0
+    np.testing.assert_allclose(result.pred["ridge"], result.pred["log-mel band statistics"])
+    assert not np.isnan(result.pred["ridge"]).any()
+    forward = result.forward
+    tested = ~np.isnan(forward.pred["ridge"])
+    np.testing.assert_array_equal(tested, years >= 2021)
+    assert forward.cv == "ReleaseYearSplit, 2 folds"
+    assert len(forward.fold_scores["ridge"]["spearman"]) == 2
+
+
+def test_regression_report(regression, tmp_path):
+    result, _ = regression
+    text = str(result)
+    assert "spearman" in text and "Forward in time:" in text and "; 20 songs" in text
+    result.save_json(tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["task"] == "regression" and data["n_songs"] == 40
+    assert data["forward_in_time"]["n_songs"] == 20
+    files = result.plot(tmp_path)
+    assert [f.rsplit("/", 1)[-1] for f in files] == ["predicted_vs_true.png"]
+
+
+def test_hit_precision_and_bad_regression_input(small_songs):
+    from sklearn_songpop.evaluation import hit_precision
+
+    y = np.arange(20.0)
+    assert hit_precision(y, y) == 1.0 and hit_precision(y, -y) == 0.0
+    assert hit_precision(y, y, top=0.25) == 1.0
+    X = np.stack(small_songs.waveforms)
+    with pytest.raises(TypeError, match="not a regressor"):
+        evaluate(make_baselines()["majority class"], X, small_songs.popularity,
+                 baselines=False)
+    with pytest.raises(ValueError, match="times has 3 values"):
+        evaluate(make_baselines(task="regression")["training mean"], X,
+                 small_songs.popularity, times=[2019, 2020, 2021])
+    with pytest.raises(ValueError, match="task must be"):
+        make_baselines(task="ranking")
+
+
+def test_timeline_of_a_regressor_is_not_a_probability():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = plot_interval_timeline(np.array([0.0, 3.0]), np.array([11.5, 13.0]), 3.0,
+                                ylabel="predicted popularity")
+    assert ax.get_ylabel() == "predicted popularity" and ax.get_ylim()[1] >= 13.0

@@ -1,0 +1,556 @@
+"""SongNet: what every skorch estimator of ours shares, whatever it predicts.
+
+Rows are songs, each holding ``k`` spectrograms ``(k, n_bins, n_frames)``.
+The network trains on every interval, each carrying its song's target, and a
+song's prediction is the mean over its intervals. This module holds that
+machinery once: the input checks and shapes, seeding, the device, the CPU
+fast path, the random crops and augmentations of the small-data recipe, and
+the training step. :class:`~sklearn_songpop.SpectrogramCNNClassifier` and
+:class:`~sklearn_songpop.SpectrogramCNNRegressor` put it in front of skorch's
+``NeuralNetClassifier`` and ``NeuralNetRegressor``, the way skorch lays its
+own two beside ``NeuralNet``; they add only what is about classes or numbers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from contextlib import contextmanager, nullcontext
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array
+from skorch import NeuralNet
+from skorch.dataset import get_len, unpack_data
+from skorch.utils import is_dataset, to_tensor
+
+from sklearn_songpop import augment
+from sklearn_songpop.nets import SongpopCNN
+
+__all__ = ["SongNet", "resolve_device"]
+
+#: The parameters every song network shares, for the subclasses' docstrings.
+SHARED_PARAMETERS_DOC = """\
+optimizer : torch optimizer class, default=torch.optim.Adam
+lr : float, default=1e-3
+max_epochs : int, default=20
+batch_size : int, default=16
+    Songs per batch; a batch holds ``batch_size * k`` intervals.
+train_split : callable or None, default=None
+    skorch's internal validation split (for early stopping and the
+    ``valid_*`` scores), e.g. :class:`~sklearn_songpop.SongValidSplit`. It
+    splits rows, which are songs, so no song has intervals on both sides.
+    None trains on everything.
+callbacks : list or None, default=None
+    skorch callbacks (``EarlyStopping``, ``Checkpoint``, LR schedulers...).
+input_shape : tuple of int or None, default=None
+    How to read a 2-D ``X`` of flattened spectrograms: ``(n_bins,
+    n_frames)`` for one interval per row, or ``(k, n_bins, n_frames)``.
+    None reads a 2-D row of ``d`` values as one ``1 x d`` spectrogram.
+random_state : int, RandomState instance or None, default=None
+    Seeds initialisation, shuffling, crops, augmentation and dropout; the
+    global torch seed is left as it was. On the CPU, the same seed gives the
+    same model.
+fast_path : "auto", bool, default="auto"
+    On the CPU, compute in bfloat16 (autocast) with channels-last tensors.
+    ``"auto"`` uses it where the CPU has native bfloat16 (AVX512-BF16 or
+    AMX); weights and the loss stay float32.
+device : str, default="cpu"
+    ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``), or ``"auto"`` for a GPU when
+    there is one.
+crop_frames : int or None, default=None
+    Train on a random run of this many frames of every interval, drawn
+    afresh for each batch, so every epoch sees other audio of each song; at
+    prediction an interval's output is the mean over crops that tile it with
+    about half a crop of overlap (the short-chunk recipe of Won et al. 2020,
+    "Evaluation of CNN-based automatic music tagging models"). None trains
+    and predicts on whole intervals.
+freq_mask, time_mask : float, default=0.0
+    SpecAugment (Park et al. 2019): during training, hide up to this share
+    of the frequency bands (of the frames) of every interval behind its
+    mean, ``n_masks`` times. 0 turns it off.
+n_masks : int, default=1
+    Masks of each kind per interval.
+gain_db : float, default=0.0
+    During training, add a random level in ``[-gain_db, gain_db]`` dB to
+    every interval (for spectrograms in decibels). 0 turns it off.
+mixup : float, default=0.0
+    During training, mix every song with another of the batch, targets too,
+    with a weight drawn from Beta(mixup, mixup) (Zhang et al. 2018). 0 turns
+    it off.
+verbose : int, default=0
+    skorch's epoch table when 1.
+**kwargs
+    Any other skorch parameter (``iterator_train__num_workers``,
+    ``module__channels``, ``optimizer__weight_decay``, ...)."""
+
+
+def resolve_device(device: str | torch.device | None) -> str:
+    """Turn ``"auto"`` into ``"cuda"`` where a GPU is present, else ``"cpu"``.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        ``"auto"``, or any device torch accepts.
+
+    Returns
+    -------
+    str
+        A device string torch accepts.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if device is None:
+        return "cpu"
+    if str(device) == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+def _bf16_supported() -> bool:
+    """Whether this CPU runs bfloat16 convolutions natively (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - depends on the torch build
+        return False
+
+
+class SongNet:
+    """The shared base of the song networks; put it before a skorch ``NeuralNet`` subclass.
+
+    A subclass says what its targets are: ``_check_y`` turns ``y`` into what
+    the network trains on (and learns its state on ``reset``), ``_n_outputs``
+    sizes the network's last layer, ``_combine_crops`` averages the outputs
+    of an interval's crops, and ``_mixup_classes`` tells mixup whether the
+    targets are classes. Everything else, from the input checks to the
+    training step, lives here.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, default=SongpopCNN
+        The network; it reads ``(batch, 1, n_bins, n_frames)`` and returns
+        ``(batch, n_outputs)``. When it is a class whose constructor takes
+        ``n_classes`` or ``input_shape``, those are filled from the data
+        unless given as ``module__n_classes`` / ``module__input_shape``.
+    criterion : torch loss class
+        Loss on the output of each interval.
+    optimizer, lr, max_epochs, batch_size, train_split, callbacks, input_shape, \
+random_state, fast_path, device, crop_frames, freq_mask, time_mask, n_masks, \
+gain_db, mixup, verbose, **kwargs
+        As documented in :data:`SHARED_PARAMETERS_DOC` and the subclasses.
+
+    Examples
+    --------
+    >>> from sklearn_songpop import SpectrogramCNNClassifier, SpectrogramCNNRegressor
+    >>> issubclass(SpectrogramCNNClassifier, SongNet), issubclass(SpectrogramCNNRegressor, SongNet)
+    (True, True)
+    """
+
+    def __init__(
+        self,
+        module=SongpopCNN,
+        *,
+        criterion,
+        optimizer=torch.optim.Adam,
+        lr: float = 1e-3,
+        max_epochs: int = 20,
+        batch_size: int = 16,
+        train_split=None,
+        callbacks=None,
+        input_shape: tuple[int, ...] | None = None,
+        random_state=None,
+        fast_path="auto",
+        device: str = "cpu",
+        crop_frames: int | None = None,
+        freq_mask: float = 0.0,
+        time_mask: float = 0.0,
+        n_masks: int = 1,
+        gain_db: float = 0.0,
+        mixup: float = 0.0,
+        verbose: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=device,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.input_shape = input_shape
+        self.random_state = random_state
+        self.fast_path = fast_path
+        self.crop_frames = crop_frames
+        self.freq_mask = freq_mask
+        self.time_mask = time_mask
+        self.n_masks = n_masks
+        self.gain_db = gain_db
+        self.mixup = mixup
+
+    # ------------------------------------------------------------------ what subclasses say
+    def _check_y(self, y, n: int, reset: bool):
+        """``y`` as the network trains on it; ``reset`` learns the target's state."""
+        raise NotImplementedError
+
+    def _n_outputs(self) -> int:
+        """Outputs of the network's last layer, once the targets are known."""
+        raise NotImplementedError
+
+    def _combine_crops(self, outputs: torch.Tensor) -> torch.Tensor:
+        """An interval's output from its crops' ``(batch, k, n_crops, n_outputs)``."""
+        raise NotImplementedError
+
+    def _mixup_classes(self) -> int | None:
+        """Number of classes mixup makes one-hot labels of; None mixes numbers."""
+        return None
+
+    # ------------------------------------------------------------------ device and seeding
+    def _device(self) -> str:
+        return resolve_device(self.device)
+
+    @contextmanager
+    def _concrete_device(self):
+        """Let skorch's internals see a concrete device while ``device="auto"``."""
+        requested = self.device
+        self.device = self._device()
+        try:
+            yield
+        finally:
+            self.device = requested
+
+    def _use_fast_path(self) -> bool:
+        if self._device() != "cpu":
+            return False
+        if self.fast_path == "auto":
+            return _bf16_supported()
+        return bool(self.fast_path)
+
+    @contextmanager
+    def _seeded(self):
+        """Seed torch from random_state, restoring the global generator afterwards."""
+        if self.random_state is None:
+            yield
+            return
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        devices = [torch.cuda.current_device()] if self._device().startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    # ------------------------------------------------------------------ skorch hooks
+    def initialize(self):
+        """Build module, criterion, optimizer and callbacks (see skorch)."""
+        with self._concrete_device():
+            return super().initialize()
+
+    def set_params(self, **kwargs):
+        """Set parameters, as skorch's ``set_params``.
+
+        Parameters
+        ----------
+        **kwargs
+            Parameter names and values.
+
+        Returns
+        -------
+        self
+        """
+        with self._concrete_device() if "device" not in kwargs else nullcontext():
+            return super().set_params(**kwargs)
+
+    def __setstate__(self, state):
+        requested = state.get("device")
+        state["device"] = resolve_device(requested)
+        super().__setstate__(state)
+        if str(requested) == "auto":
+            self.device = requested
+
+    def initialize_module(self):
+        """Instantiate the network, filling ``n_classes`` and ``input_shape`` from the data."""
+        kwargs = self.get_params_for("module")
+        if isinstance(self.module, type) and hasattr(self, "input_shape_"):
+            accepted = inspect.signature(self.module).parameters
+            if "n_classes" in accepted:
+                kwargs.setdefault("n_classes", self._n_outputs())
+            if "input_shape" in accepted:
+                kwargs.setdefault("input_shape", tuple(self.input_shape_[1:]))
+        module = self.initialized_instance(self.module, kwargs)
+        if self._use_fast_path():
+            module = module.to(memory_format=torch.channels_last)
+        self.module_ = module
+        return self
+
+    def get_iterator(self, dataset, training=False):
+        """skorch's iterator; training songs are shuffled unless ``iterator_train__shuffle``."""
+        if not training:
+            return super().get_iterator(dataset, training)
+        kwargs = self.get_params_for("iterator_train")
+        kwargs.setdefault("shuffle", True)
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        return self.iterator_train(dataset, **kwargs)
+
+    def _logits(self, x: torch.Tensor, **fit_params) -> torch.Tensor:
+        """Outputs of a stack of intervals ``(..., n_bins, n_frames)``: ``(..., n_outputs)``."""
+        lead = x.shape[:-2]
+        x = x.reshape(-1, 1, *x.shape[-2:]).float()
+        fast = self._use_fast_path()
+        if fast:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+            logits = self.module_(x, **fit_params)
+        return logits.float().reshape(*lead, -1)
+
+    def infer(self, x, **fit_params):
+        """The network's output for every interval, ``(batch, k, n_outputs)``.
+
+        In training the batch comes already cropped (see
+        :meth:`train_step_single`). Otherwise, with ``crop_frames`` set, an
+        interval's output combines the outputs of the crops that tile it.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, k, n_bins, n_frames)
+        **fit_params
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        Tensor of shape (batch, k, n_outputs), float32
+        """
+        x = to_tensor(x, device=self._device())
+        if self.module_.training or self.crop_frames is None:
+            return self._logits(x, **fit_params)
+        crops = augment.tile_crops(x, int(self.crop_frames))
+        return self._combine_crops(self._logits(crops, **fit_params))
+
+    def augment_batch(self, x: torch.Tensor, y: torch.Tensor):
+        """The random crop and the augmentations of one training batch.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, k, n_bins, n_frames)
+        y : Tensor of shape (batch,)
+            The targets as the network trains on them.
+
+        Returns
+        -------
+        x : Tensor of shape (batch, k, n_bins, crop)
+        y : Tensor
+            ``y``, or its mixed version with ``mixup`` (one-hot rows for classes).
+        """
+        if self.crop_frames is not None:
+            x = augment.random_crop(x, int(self.crop_frames))
+        if self.gain_db:
+            x = augment.shift_gain(x, float(self.gain_db))
+        if self.freq_mask:
+            x = augment.mask_spans(x, float(self.freq_mask), axis=-2, n_masks=self.n_masks)
+        if self.time_mask:
+            x = augment.mask_spans(x, float(self.time_mask), axis=-1, n_masks=self.n_masks)
+        if self.mixup:
+            x, y = augment.mixup(x, y, float(self.mixup), self._mixup_classes())
+        return x, y
+
+    def train_step_single(self, batch, **fit_params):
+        """skorch's training step, on a cropped and augmented batch.
+
+        Parameters
+        ----------
+        batch : tuple
+            ``(X, y)`` from the data loader.
+        **fit_params
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        dict
+            ``loss`` and ``y_pred``, as skorch expects.
+        """
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi, yi = self.augment_batch(to_tensor(Xi, device=self._device()),
+                                    to_tensor(yi, device=self._device()))
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Loss over every interval, each with its song's target.
+
+        Parameters
+        ----------
+        y_pred : Tensor of shape (batch, k, n_outputs)
+        y_true : Tensor of shape (batch,) or (batch, n_outputs)
+        X : ignored
+        training : bool
+
+        Returns
+        -------
+        Tensor
+            The scalar loss.
+        """
+        y_true = to_tensor(y_true, device=self._device())
+        if y_pred.ndim == 3:
+            k = y_pred.shape[1]
+            y_pred = y_pred.reshape(-1, y_pred.shape[-1])
+            y_true = y_true.repeat_interleave(k, dim=0)
+        return self.criterion_(y_pred, self._loss_target(y_true, y_pred))
+
+    def _loss_target(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        """The interval targets in the form the criterion takes."""
+        return y_true
+
+    # ------------------------------------------------------------------ validation
+    def _check_X(self, X, reset: bool):
+        """X as float (n, k, n_bins, n_frames); datasets pass through for skorch."""
+        if is_dataset(X):
+            return X
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu().numpy()
+        keep = getattr(X, "dtype", None) == np.float16
+        X = check_array(
+            X, dtype=np.float16 if keep else np.float32, allow_nd=True,
+            ensure_min_features=1, input_name="X",
+        )
+        n_cols = X.shape[1]
+        if X.ndim == 2:
+            if self.input_shape is None:
+                X = X.reshape(X.shape[0], 1, 1, X.shape[1])
+            else:
+                shape = tuple(int(s) for s in self.input_shape)
+                if len(shape) not in (2, 3) or int(np.prod(shape)) != X.shape[1]:
+                    raise ValueError(
+                        f"input_shape={self.input_shape!r} does not fit rows of {X.shape[1]} "
+                        "values: give (n_bins, n_frames) or (k, n_bins, n_frames) whose "
+                        "product is the row length"
+                    )
+                X = X.reshape(X.shape[0], *((1,) if len(shape) == 2 else ()), *shape)
+        elif X.ndim == 3:
+            X = X[:, None]
+        elif X.ndim != 4:
+            raise ValueError(
+                "X must be (n_songs, k, n_bins, n_frames), (n_songs, n_bins, n_frames) or "
+                f"2-D flattened spectrograms; got shape {X.shape}"
+            )
+        if reset:
+            if len(X) < 2:
+                raise ValueError(
+                    f"X holds {len(X)} song (n_samples = {len(X)}); training needs at least "
+                    "2 songs (batch norm compares the songs of a batch)"
+                )
+            self.n_features_in_ = n_cols
+            self.input_shape_ = tuple(X.shape[1:])
+        else:
+            expected = getattr(self, "input_shape_", None)
+            # the number of intervals may differ: a song's prediction averages over them
+            if expected is not None and tuple(X.shape[2:]) != expected[1:]:
+                if X.shape[1:3] == (1, 1):
+                    raise ValueError(
+                        f"X has {n_cols} features, but {type(self).__name__} is expecting "
+                        f"{self.n_features_in_} features as input."
+                    )
+                raise ValueError(
+                    f"X holds spectrograms of shape {tuple(X.shape[2:])} (n_bins, n_frames), "
+                    f"but {type(self).__name__} was fitted on {expected[1:]}; transform new "
+                    "songs with the same IntervalSampler and SpectrogramTransformer settings"
+                )
+        return X
+
+    def _check_training_params(self) -> None:
+        """Clear errors for bad values of the recipe's own parameters."""
+        crop = self.crop_frames
+        if crop is not None and (isinstance(crop, bool) or not isinstance(crop, Integral)
+                                 or crop < 1):
+            raise ValueError(f"crop_frames must be None or a positive integer, got {crop!r}")
+        for name in ("freq_mask", "time_mask"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a share of the axis in [0, 1], got {value!r}")
+        if isinstance(self.n_masks, bool) or not isinstance(self.n_masks, Integral) \
+                or self.n_masks < 1:
+            raise ValueError(f"n_masks must be a positive integer, got {self.n_masks!r}")
+        for name in ("gain_db", "mixup"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0 (0 turns it off), got {value!r}")
+
+    # ------------------------------------------------------------------ training and output
+    def _train(self, X, y_fit, *, initialize: bool, **fit_params):
+        """Train on checked songs and targets, seeded; returns self."""
+        with self._seeded():
+            if initialize:
+                self.initialize()
+            NeuralNet.partial_fit(self, X, y_fit, **fit_params)
+        return self
+
+    def fit(self, X, y, **fit_params):
+        """Train the network on every interval of every song, from scratch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_songs, k, n_bins, n_frames)
+            Also ``(n_songs, n_bins, n_frames)`` (k = 1) or 2-D (see ``input_shape``).
+        y : array-like of shape (n_songs,)
+            The songs' targets.
+        **fit_params
+            Passed to skorch (the train split and the module's ``forward``).
+
+        Returns
+        -------
+        self
+        """
+        self._check_training_params()
+        X = self._check_X(X, reset=True)
+        y_fit = self._check_y(y, get_len(X), reset=True)
+        return self._train(X, y_fit, initialize=not self.warm_start or not self.initialized_,
+                           **fit_params)
+
+    def partial_fit(self, X, y, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initialising.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_songs, k, n_bins, n_frames)
+        y : array-like of shape (n_songs,)
+        classes : ignored
+            Here for the signature scikit-learn and skorch give ``partial_fit``;
+            the classifier reads it.
+        **fit_params
+            Passed to skorch.
+
+        Returns
+        -------
+        self
+        """
+        self._check_training_params()
+        first = not hasattr(self, "input_shape_")
+        X = self._check_X(X, reset=first)
+        y_fit = self._check_y(y, get_len(X), reset=first)
+        return self._train(X, y_fit, initialize=False, **fit_params)
+
+    def _interval_outputs(self, X) -> np.ndarray:
+        """The network's output for every interval, ``(n_songs, k, n_outputs)``."""
+        X = self._check_X(X, reset=False)
+        self.check_is_fitted()
+        if get_len(X) == 0:
+            return np.empty((0, self.input_shape_[0], self._n_outputs()), np.float32)
+        with self._concrete_device():
+            return NeuralNet.predict_proba(self, X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags

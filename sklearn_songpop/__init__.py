@@ -16,7 +16,13 @@ from sklearn_songpop.audio import (
 )
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.datasets import find_audio, load_manifest, make_songs, write_songs
-from sklearn_songpop.evaluation import BandStatistics, EvaluationResult, evaluate, make_baselines
+from sklearn_songpop.evaluation import (
+    BandStatistics,
+    EvaluationResult,
+    RegressionResult,
+    evaluate,
+    make_baselines,
+)
 from sklearn_songpop.intervals import IntervalSampler, window_starts
 from sklearn_songpop.model_selection import ReleaseYearSplit
 from sklearn_songpop.nets import PaperCNN, SongpopCNN
@@ -47,6 +53,7 @@ __all__ = [
     "EvaluationResult",
     "IntervalSampler",
     "PaperCNN",
+    "RegressionResult",
     "ReleaseYearSplit",
     "SongEarlyStopping",
     "SongValidSplit",

@@ -11,8 +11,6 @@ about classes.
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
@@ -24,7 +22,7 @@ from skorch.callbacks import EpochScoring
 from skorch.dataset import get_len
 
 from sklearn_songpop.nets import SongpopCNN
-from sklearn_songpop.songnet import SHARED_PARAMETERS_DOC, SongNet, resolve_device
+from sklearn_songpop.songnet import SongNet, resolve_device, shared_docstring
 from sklearn_songpop.training import song_roc_auc
 
 __all__ = ["SpectrogramCNNClassifier", "resolve_device"]
@@ -59,12 +57,7 @@ class SpectrogramCNNClassifier(SongNet, NeuralNetClassifier):
         The class labels, as given in ``y``.
     class_weight_ : ndarray or None
         The loss weight of each class, in the order of ``classes_``.
-    input_shape_ : tuple of int
-        ``(k, n_bins, n_frames)`` of the training songs.
-    n_features_in_ : int
-        Length of the second axis of the ``X`` given to ``fit``.
-    module_, criterion_, optimizer_, history_ :
-        skorch's fitted components and training history.
+    {shared_attributes}
 
     Examples
     --------
@@ -266,5 +259,4 @@ class SpectrogramCNNClassifier(SongNet, NeuralNetClassifier):
         return tags
 
 
-SpectrogramCNNClassifier.__doc__ = SpectrogramCNNClassifier.__doc__.replace(
-    "    {shared}", textwrap.indent(SHARED_PARAMETERS_DOC, "    "))
+SpectrogramCNNClassifier.__doc__ = shared_docstring(SpectrogramCNNClassifier.__doc__)

@@ -174,8 +174,27 @@ def make_baselines(
     }
 
 
+class _Report:
+    """What both kinds of results share: JSON, and the forward-in-time part of the text."""
+
+    def save_json(self, path: str | os.PathLike) -> None:
+        """Write :meth:`to_dict` as JSON.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        """
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=2)
+
+    def _with_forward(self, lines: list[str]) -> str:
+        if self.forward is not None:
+            lines = [*lines, "", "Forward in time:", str(self.forward)]
+        return "\n".join(lines)
+
+
 @dataclass
-class EvaluationResult:
+class EvaluationResult(_Report):
     """Cross-validated, song-level results of several models.
 
     Parameters
@@ -240,15 +259,6 @@ class EvaluationResult:
             out["forward_in_time"] = self.forward.to_dict()
         return out
 
-    def save_json(self, path: str | os.PathLike) -> None:
-        """Write :meth:`to_dict` as JSON.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-        """
-        _save_json(self.to_dict(), path)
-
     def __str__(self) -> str:
         n = int(np.sum(~np.isnan(next(iter(self.proba.values())))))
         title = f"Song-level scores, {self.cv}; {n} songs, positive class {self.pos_label!r}"
@@ -260,9 +270,7 @@ class EvaluationResult:
             lines.append(" " * label_w + "".join(f"{str(c):>14}" for c in self.classes))
             for c, row in zip(self.classes, cm):
                 lines.append(f"{str(c):<{label_w}}" + "".join(f"{v:>14d}" for v in row))
-        if self.forward is not None:
-            lines += ["", "Forward in time:", str(self.forward)]
-        return "\n".join(lines)
+        return self._with_forward(lines)
 
     def plot(self, folder: str | os.PathLike) -> list[str]:
         """Save confusion matrices, ROC and precision-recall curves as PNG files.
@@ -321,12 +329,8 @@ def _save(fig, folder, name) -> str:
     return path
 
 
-def _save_json(data: dict, path) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-
-
-def _score_table(title: str, scores: dict, fold_scores: dict, metrics) -> list[str]:
+def _score_table(title: str, scores: dict, fold_scores: dict, metrics,
+                 pooled: bool = True) -> list[str]:
     """Lines of a table: a row per model, the pooled score and the spread over folds."""
     names = list(scores)
     width = max(len(n) for n in names) + 2
@@ -339,19 +343,22 @@ def _score_table(title: str, scores: dict, fold_scores: dict, metrics) -> list[s
             cells.append(f"{scores[name][m]:.3f} ({np.nanstd(folds):.3f})"
                          if np.isfinite(scores[name][m]) else "n/a")
         lines.append(f"{name:<{width}}" + "".join(f"{c:>19}" for c in cells))
-    lines.append("(pooled out-of-fold score, with the standard deviation over folds)")
+    lines.append("(pooled out-of-fold score, with the standard deviation over folds)" if pooled
+                 else "(mean over folds, with the standard deviation over folds)")
     return lines
 
 
 @dataclass
-class RegressionResult:
+class RegressionResult(_Report):
     """Cross-validated, song-level results of several models of a number.
 
     Parameters
     ----------
     scores : dict
-        ``scores[model][metric]`` over all out-of-fold predictions; the
-        metrics are ``spearman`` (rank correlation), ``r2``, ``mae`` and the
+        ``scores[model][metric]``: the mean over folds (not over the pooled
+        out-of-fold predictions, whose fold-to-fold shifts would score even a
+        constant model: each fold's training mean sits away from its test
+        songs); the metrics are ``spearman`` (rank correlation), ``r2``, ``mae`` and the
         "pick the hits" scores ``top10_precision`` (:func:`hit_precision`)
         and ``top10_ndcg`` (NDCG of the top 10% predicted, the gain of a song
         being its rank among all songs, from 0 to 1).
@@ -403,22 +410,11 @@ class RegressionResult:
             out["forward_in_time"] = self.forward.to_dict()
         return out
 
-    def save_json(self, path: str | os.PathLike) -> None:
-        """Write :meth:`to_dict` as JSON.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-        """
-        _save_json(self.to_dict(), path)
-
     def __str__(self) -> str:
         n = int(np.sum(~np.isnan(next(iter(self.pred.values())))))
         lines = _score_table(f"Song-level scores, {self.cv}; {n} songs", self.scores,
-                             self.fold_scores, REGRESSION_METRICS)
-        if self.forward is not None:
-            lines += ["", "Forward in time:", str(self.forward)]
-        return "\n".join(lines)
+                             self.fold_scores, REGRESSION_METRICS, pooled=False)
+        return self._with_forward(lines)
 
     def plot(self, folder: str | os.PathLike) -> list[str]:
         """Save a scatter of predicted against true values per model as a PNG file.
@@ -679,8 +675,8 @@ def _regression_run(models, X, y, splits, cv_name, verbose, **_) -> RegressionRe
         for _, test in splits:
             for key, val in _regression_scores(y[test], out[test]).items():
                 per_fold[key].append(val)
-        tested = ~np.isnan(out)
-        scores[name] = _regression_scores(y[tested], out[tested])
+        scores[name] = {m: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+                        for m, v in per_fold.items()}
         fold_scores[name], pred[name], fit_time[name], fitted[name] = (
             per_fold, out, seconds, last)
     return RegressionResult(scores=scores, fold_scores=fold_scores, pred=pred, y=y,

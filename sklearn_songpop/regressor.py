@@ -8,8 +8,6 @@ intervals' predictions. The machinery it shares with the classifier lives in
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import torch
 from sklearn.utils.metaestimators import available_if
@@ -18,7 +16,7 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import EpochScoring
 
 from sklearn_songpop.nets import SongpopCNN
-from sklearn_songpop.songnet import SHARED_PARAMETERS_DOC, SongNet
+from sklearn_songpop.songnet import SongNet, shared_docstring
 from sklearn_songpop.training import song_spearman
 
 __all__ = ["SpectrogramCNNRegressor"]
@@ -50,12 +48,7 @@ class SpectrogramCNNRegressor(SongNet, NeuralNetRegressor):
     y_mean_, y_scale_ : float
         The shift and the scale of the training targets (0 and 1 without
         ``standardize_target``).
-    input_shape_ : tuple of int
-        ``(k, n_bins, n_frames)`` of the training songs.
-    n_features_in_ : int
-        Length of the second axis of the ``X`` given to ``fit``.
-    module_, criterion_, optimizer_, history_ :
-        skorch's fitted components and training history.
+    {shared_attributes}
 
     Examples
     --------
@@ -153,5 +146,4 @@ class SpectrogramCNNRegressor(SongNet, NeuralNetRegressor):
         return tags
 
 
-SpectrogramCNNRegressor.__doc__ = SpectrogramCNNRegressor.__doc__.replace(
-    "    {shared}", textwrap.indent(SHARED_PARAMETERS_DOC, "    "))
+SpectrogramCNNRegressor.__doc__ = shared_docstring(SpectrogramCNNRegressor.__doc__)

@@ -14,6 +14,7 @@ own two beside ``NeuralNet``; they add only what is about classes or numbers.
 from __future__ import annotations
 
 import inspect
+import textwrap
 from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
@@ -28,7 +29,7 @@ from skorch.utils import is_dataset, to_tensor
 from sklearn_songpop import augment
 from sklearn_songpop.nets import SongpopCNN
 
-__all__ = ["SongNet", "resolve_device"]
+__all__ = ["SongNet", "resolve_device", "shared_docstring"]
 
 #: The parameters every song network shares, for the subclasses' docstrings.
 SHARED_PARAMETERS_DOC = """\
@@ -84,6 +85,38 @@ verbose : int, default=0
 **kwargs
     Any other skorch parameter (``iterator_train__num_workers``,
     ``module__channels``, ``optimizer__weight_decay``, ...)."""
+
+
+#: The fitted attributes every song network has, for the subclasses' docstrings.
+SHARED_ATTRIBUTES_DOC = """\
+input_shape_ : tuple of int
+    ``(k, n_bins, n_frames)`` of the training songs.
+n_features_in_ : int
+    Length of the second axis of the ``X`` given to ``fit``.
+module_, criterion_, optimizer_, history_ :
+    skorch's fitted components and training history."""
+
+
+def shared_docstring(doc: str) -> str:
+    """``doc`` with ``{shared}`` and ``{shared_attributes}`` filled in, for a subclass.
+
+    Parameters
+    ----------
+    doc : str
+        A class docstring whose Parameters and Attributes sections hold the
+        placeholders on lines of their own, indented by four spaces.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> shared_docstring("Attributes\\n    {shared_attributes}").splitlines()[1]
+    '    input_shape_ : tuple of int'
+    """
+    return (doc.replace("    {shared}", textwrap.indent(SHARED_PARAMETERS_DOC, "    "))
+            .replace("    {shared_attributes}", textwrap.indent(SHARED_ATTRIBUTES_DOC, "    ")))
 
 
 def resolve_device(device: str | torch.device | None) -> str:

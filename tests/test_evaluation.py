@@ -90,9 +90,12 @@ def test_regression_scores_baselines_and_forward_in_time(regression, small_songs
     assert set(result.scores) == {"ridge", "training mean", "log-mel band statistics"}
     for scores in result.scores.values():
         assert set(scores) == {"spearman", "r2", "mae", "top10_precision", "top10_ndcg"}
-    # a constant ranks nothing within a fold (pooled, the folds' means differ)
+    # a constant ranks nothing: the scores are means over folds, where the mean is constant
     assert result.fold_scores["training mean"]["spearman"] == [0.0] * 4
+    assert result.scores["training mean"]["spearman"] == 0.0
     assert result.scores["training mean"]["r2"] <= 0.0
+    assert result.scores["ridge"]["mae"] == pytest.approx(
+        np.mean(result.fold_scores["ridge"]["mae"]))
     np.testing.assert_allclose(result.pred["ridge"], result.pred["log-mel band statistics"])
     assert not np.isnan(result.pred["ridge"]).any()
     forward = result.forward

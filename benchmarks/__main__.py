@@ -64,6 +64,8 @@ def main() -> None:
                    f"{time.strftime('%Y-%m-%d')} on {machine()}"
                    f"{', --quick' if args.quick else ''})")
         print(section, flush=True)
+        # read again: another run may have written its own section in the meantime
+        text = out.read_text(encoding="utf-8") if out.is_file() else ""
         text = merge_section(text, name, section)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")  # after each, so an interrupted run keeps it

@@ -14,7 +14,7 @@ class; training time per song and epoch at most 1.5 times the previous default's
 
 Each finished run is appended to ``benchmarks/results/learning_curve_<recipe hash>.jsonl``;
 an interrupted benchmark, started again, goes on from there (the full run takes
-about 55 minutes on 2 cores). A second table runs the same comparison on real
+close to an hour on 2 cores). A second table runs the same comparison on real
 recordings when they can be had:
 the orchestral soundtrack of Debian's ``flare-game`` against the themes of
 ``hedgewars-data`` (38 tracks), fetched with ``apt-get download`` into

@@ -50,15 +50,18 @@ def _songs_and_times(args) -> tuple[list[str], object, object, object]:
     return files, None, None, None
 
 
-def _task(requested: str, y) -> str:
-    """The task asked for, or the one the labels call for: numbers make a regression."""
+def _task(requested: str, y) -> tuple[str, object]:
+    """The task asked for, or the one the labels call for (numbers make a regression),
+    and the labels as that task takes them."""
     from sklearn.utils.multiclass import type_of_target
 
-    if requested != "auto":
-        if requested == "regression" and not _is_numeric(y):
+    if requested == "auto":
+        requested = "regression" if type_of_target(y) == "continuous" else "classification"
+    if requested == "regression":
+        if not _is_numeric(y):
             raise CLIError("--task regression needs numbers in the label column")
-        return requested
-    return "regression" if type_of_target(y) == "continuous" else "classification"
+        y = y.astype(float)
+    return requested, y
 
 
 def _is_numeric(y) -> bool:
@@ -100,15 +103,13 @@ def cmd_train(args) -> int:
     paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("training needs labels: give --manifest with a label column")
-    task = _task(args.task, y)
-    if task == "regression":
-        y = y.astype(float)
+    task, y = _task(args.task, y)
     pipe = make_songpop_pipeline(args.preset, task=task, random_state=args.random_state,
                                  verbose=int(args.verbose))
     if args.cv:
         from sklearn_songpop.evaluation import evaluate
 
-        print(evaluate(pipe, paths, y, groups=groups, cv=_cv(args.cv, groups, task),
+        print(evaluate(pipe, paths, y, groups=groups, cv=args.cv,
                        times=times, verbose=int(args.verbose)))
     t0 = time.perf_counter()
     pipe.fit(paths, y)
@@ -116,16 +117,6 @@ def cmd_train(args) -> int:
     print(f"trained a {task} model on {len(paths)} songs in "
           f"{time.perf_counter() - t0:.1f} s; model saved to {args.out}")
     return 0
-
-
-def _cv(n: int, groups, task: str = "classification"):
-    from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
-
-    if groups is not None:
-        return GroupKFold(n)
-    if task == "regression":
-        return KFold(n, shuffle=True, random_state=0)
-    return StratifiedKFold(n, shuffle=True, random_state=0)
 
 
 def _save_model(pipe, out) -> None:
@@ -142,47 +133,36 @@ def cmd_predict(args) -> int:
     paths, _, _ = _songs_from(args)
     steps = dict(model.steps)
     Xi = model[:-1].transform(paths)
-    if "regressor" in steps:
-        return _write_values(args, paths, steps["regressor"].predict_interval(Xi))
-    clf = steps["classifier"]
-    proba = clf.predict_interval_proba(Xi)
-    song_p = proba.mean(axis=1)
-    classes = list(clf.classes_)
-    pos = len(classes) - 1
-    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
-    try:
-        writer = csv.writer(out)
-        head = ["song", f"p_{classes[pos]}", "class"]
-        if args.intervals:
-            head += [f"interval_{j}" for j in range(proba.shape[1])]
-        writer.writerow(head)
-        for path, p, ip in zip(paths, song_p, proba):
-            row = [path, f"{p[pos]:.4f}", classes[int(p.argmax())]]
-            if args.intervals:
-                row += [f"{v:.4f}" for v in ip[:, pos]]
-            writer.writerow(row)
-    finally:
-        if args.out:
-            out.close()
-    return 0
-
-
-def _write_values(args, paths, values) -> int:
-    """The regressor's predictions: a value per song, and per interval with --intervals."""
-    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout
-    try:
-        writer = csv.writer(out)
+    if "regressor" in steps:  # a value per song and interval
+        values = steps["regressor"].predict_interval(Xi)
         head = ["song", "predicted"]
-        if args.intervals:
-            head += [f"interval_{j}" for j in range(values.shape[1])]
-        writer.writerow(head)
-        for path, row in zip(paths, values):
-            writer.writerow([path, f"{row.mean():.4f}"]
-                            + ([f"{v:.4f}" for v in row] if args.intervals else []))
-    finally:
-        if args.out:
-            out.close()
+        rows = [[path, f"{v.mean():.4f}"] + ([f"{x:.4f}" for x in v] if args.intervals else [])
+                for path, v in zip(paths, values)]
+    else:  # the probability of the last class per song and interval, and the class
+        clf = steps["classifier"]
+        proba = clf.predict_interval_proba(Xi)
+        classes = list(clf.classes_)
+        pos = len(classes) - 1
+        head = ["song", f"p_{classes[pos]}", "class"]
+        rows = [[path, f"{p[pos]:.4f}", classes[int(p.argmax())]]
+                + ([f"{v:.4f}" for v in ip[:, pos]] if args.intervals else [])
+                for path, p, ip in zip(paths, proba.mean(axis=1), proba)]
+    if args.intervals:
+        head += [f"interval_{j}" for j in range(Xi.shape[1])]
+    _write_rows(args.out, head, rows)
     return 0
+
+
+def _write_rows(path, head: list[str], rows: list[list]) -> None:
+    """A CSV to ``path``, or to standard output when ``path`` is None."""
+    out = open(path, "w", newline="", encoding="utf-8") if path else sys.stdout
+    try:
+        writer = csv.writer(out)
+        writer.writerow(head)
+        writer.writerows(rows)
+    finally:
+        if path:
+            out.close()
 
 
 def cmd_evaluate(args) -> int:
@@ -192,11 +172,9 @@ def cmd_evaluate(args) -> int:
     paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("evaluation needs labels: give --manifest with a label column")
-    task = _task(args.task, y)
-    if task == "regression":
-        y = y.astype(float)
+    task, y = _task(args.task, y)
     pipe = make_songpop_pipeline(args.preset, task=task, random_state=args.random_state)
-    result = evaluate(pipe, paths, y, groups=groups, cv=_cv(args.cv, groups, task),
+    result = evaluate(pipe, paths, y, groups=groups, cv=args.cv,
                       times=times, n_time_splits=args.time_splits, verbose=int(args.verbose))
     print(result)
     if args.out:

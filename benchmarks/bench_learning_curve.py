@@ -217,18 +217,26 @@ def _fetch_real_audio() -> dict[str, list[str]] | None:
     return found
 
 
-def _real_audio(quick: bool) -> list[list] | None:
-    """Default, previous default, paper preset and baseline on the two soundtracks."""
+def real_tracks():
+    """The 38 soundtrack paths, their labels (1 for flare-game) and the folds; None without them."""
     from sklearn.model_selection import StratifiedKFold
-
-    from sklearn_songpop import make_baselines, make_songpop_pipeline
 
     tracks = _fetch_real_audio()
     if tracks is None:
         return None
     paths = tracks["flare-game"] + tracks["hedgewars-data"]
     y = np.array([1] * len(tracks["flare-game"]) + [0] * len(tracks["hedgewars-data"]))
-    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    return paths, y, StratifiedKFold(5, shuffle=True, random_state=0)
+
+
+def _real_audio(quick: bool) -> list[list] | None:
+    """Default, previous default, paper preset and baseline on the two soundtracks."""
+    from sklearn_songpop import make_baselines, make_songpop_pipeline
+
+    real = real_tracks()
+    if real is None:
+        return None
+    paths, y, cv = real
     seeds = TRAIN_SEEDS[:2] if quick else TRAIN_SEEDS
     models = {
         "default preset": lambda s: make_songpop_pipeline("default", random_state=s),

@@ -25,16 +25,24 @@ from sklearn_songpop.evaluation import (
 )
 from sklearn_songpop.intervals import IntervalSampler, window_starts
 from sklearn_songpop.model_selection import ReleaseYearSplit
-from sklearn_songpop.nets import PaperCNN, SongpopCNN
+from sklearn_songpop.nets import ContrastiveNet, PaperCNN, SongpopCNN
 from sklearn_songpop.persistence import (
     VersionMismatchWarning,
+    load_encoder,
     load_model,
     load_portable,
     save_model,
     save_portable,
 )
 from sklearn_songpop.pipeline import PRESETS, make_songpop_pipeline
+from sklearn_songpop.pretraining import (
+    ContrastiveEncoder,
+    ContrastiveLoss,
+    contrastive_loss,
+    make_probe,
+)
 from sklearn_songpop.regressor import SpectrogramCNNRegressor
+from sklearn_songpop.similar import SongNeighbors
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 from sklearn_songpop.training import (
     CosineSchedule,
@@ -49,6 +57,9 @@ __all__ = [
     "AudioError",
     "AudioInfo",
     "BandStatistics",
+    "ContrastiveEncoder",
+    "ContrastiveLoss",
+    "ContrastiveNet",
     "CosineSchedule",
     "EvaluationResult",
     "IntervalSampler",
@@ -57,6 +68,7 @@ __all__ = [
     "ReleaseYearSplit",
     "SongEarlyStopping",
     "SongValidSplit",
+    "SongNeighbors",
     "SongpopCNN",
     "SpectrogramCNNClassifier",
     "SpectrogramCNNRegressor",
@@ -65,14 +77,17 @@ __all__ = [
     "__version__",
     "audio_duration",
     "check_audio",
+    "contrastive_loss",
     "evaluate",
     "find_audio",
     "load_audio",
     "load_manifest",
+    "load_encoder",
     "load_model",
     "load_portable",
     "load_windows",
     "make_baselines",
+    "make_probe",
     "make_songpop_pipeline",
     "make_songs",
     "probe_audio",

@@ -106,6 +106,8 @@ def cmd_train(args) -> int:
     task, y = _task(args.task, y)
     pipe = make_songpop_pipeline(args.preset, task=task, random_state=args.random_state,
                                  verbose=int(args.verbose))
+    if args.encoder:
+        pipe = _with_encoder(pipe, args.encoder, args.encoder_mode, task)
     if args.cv:
         from sklearn_songpop.evaluation import evaluate
 
@@ -116,6 +118,72 @@ def cmd_train(args) -> int:
     _save_model(pipe, args.out)
     print(f"trained a {task} model on {len(paths)} songs in "
           f"{time.perf_counter() - t0:.1f} s; model saved to {args.out}")
+    return 0
+
+
+def _with_encoder(pipe, path: str, mode: str, task: str):
+    """The pipeline built on a pretrained encoder: a linear model on its embeddings
+    (``probe``) or the network fine-tuned from its body (``finetune``)."""
+    from sklearn.frozen import FrozenEstimator
+
+    from sklearn_songpop.persistence import load_encoder
+    from sklearn_songpop.pretraining import make_probe
+
+    encoder = load_encoder(path)
+    if mode == "finetune":
+        step = pipe.steps[-1][0]
+        # a FrozenEstimator survives the clones of cross-validation
+        return pipe.set_params(**{f"{step}__init_from": FrozenEstimator(encoder)})
+    return make_probe(encoder, task=task)
+
+
+def cmd_pretrain(args) -> int:
+    from skorch.callbacks import ProgressBar
+
+    from sklearn_songpop.pipeline import make_songpop_pipeline
+
+    if os.path.isfile(args.songs):
+        from sklearn_songpop.datasets import load_manifest
+
+        paths = load_manifest(args.songs, label_column=None, group_column=None,
+                              check_files=False).paths
+    else:
+        paths = _songs_from(argparse.Namespace(files=[args.songs], manifest=None))[0]
+    if len(paths) < 2:
+        raise CLIError(f"{args.songs}: pretraining needs at least 2 songs, found {len(paths)}")
+    pipe = make_songpop_pipeline(task="pretraining", random_state=args.random_state,
+                                 verbose=1, encoder__device=args.device)
+    encoder = pipe[-1]
+    if args.epochs is not None:
+        encoder.set_params(max_epochs=args.epochs)
+    encoder.set_params(callbacks=[*encoder.callbacks, ("progress", ProgressBar())])
+    t0 = time.perf_counter()
+    pipe.fit(paths)
+    seconds = time.perf_counter() - t0
+    _save_model(pipe, args.out)
+    print(f"pretrained an encoder on {len(paths)} songs ({encoder.max_epochs} epochs) in "
+          f"{seconds:.1f} s; saved to {args.out}")
+    return 0
+
+
+def cmd_similar(args) -> int:
+    from sklearn_songpop.persistence import load_encoder
+    from sklearn_songpop.similar import SongNeighbors
+
+    encoder = load_encoder(args.encoder)
+    if os.path.isfile(args.catalog):
+        from sklearn_songpop.datasets import load_manifest
+
+        catalog = load_manifest(args.catalog, label_column=None, group_column=None,
+                                check_files=False).paths
+    else:
+        catalog = _songs_from(argparse.Namespace(files=[args.catalog], manifest=None))[0]
+    queries = _songs_from(argparse.Namespace(files=args.files, manifest=None))[0]
+    index = SongNeighbors(encoder, n_neighbors=args.k).fit(catalog)
+    rows = [[query, rank, name, f"{distance:.4f}"]
+            for query, found in zip(queries, index.similar(queries))
+            for rank, (name, distance) in enumerate(found, start=1)]
+    _write_rows(args.out, ["query", "rank", "song", "distance"], rows)
     return 0
 
 
@@ -132,15 +200,24 @@ def cmd_predict(args) -> int:
     model = load_model(args.model)
     paths, _, _ = _songs_from(args)
     steps = dict(model.steps)
+    last = model.steps[-1][1]
+    by_interval = hasattr(last, "predict_interval") or hasattr(last, "predict_interval_proba")
+    if args.intervals and not by_interval:
+        raise CLIError(f"--intervals: this model ends in a {type(last).__name__} on song "
+                       "embeddings (a linear probe), which scores whole songs only")
     Xi = model[:-1].transform(paths)
+    if not by_interval:  # one value per song; a song is one "interval" below
+        Xi = Xi[:, None]
     if "regressor" in steps:  # a value per song and interval
-        values = steps["regressor"].predict_interval(Xi)
+        reg = steps["regressor"]
+        values = reg.predict_interval(Xi) if by_interval else reg.predict(Xi[:, 0])[:, None]
         head = ["song", "predicted"]
         rows = [[path, f"{v.mean():.4f}"] + ([f"{x:.4f}" for x in v] if args.intervals else [])
                 for path, v in zip(paths, values)]
     else:  # the probability of the last class per song and interval, and the class
         clf = steps["classifier"]
-        proba = clf.predict_interval_proba(Xi)
+        proba = (clf.predict_interval_proba(Xi) if by_interval
+                 else clf.predict_proba(Xi[:, 0])[:, None])
         classes = list(clf.classes_)
         pos = len(classes) - 1
         head = ["song", f"p_{classes[pos]}", "class"]
@@ -237,7 +314,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv", type=int, default=0, help="also cross-validate with this many folds")
     p.add_argument("--random-state", type=int, default=0)
     task_args(p)
+    p.add_argument("--encoder", help="start from an encoder made by songpop pretrain "
+                   "(a pickle: load only files you made or trust)")
+    p.add_argument("--encoder-mode", choices=["probe", "finetune"], default="probe",
+                   help="probe: a linear model on the encoder's song embeddings (the "
+                   "encoder stays as it is); finetune: the preset's network, its body "
+                   "started from the encoder's")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("pretrain", help="learn song embeddings from unlabelled songs "
+                       "(contrastive) and save the encoder")
+    p.add_argument("--songs", required=True, help="a folder of audio files, or a CSV "
+                   "manifest with a path column (labels are not read)")
+    p.add_argument("--out", required=True, help="encoder file (.joblib)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (a GPU when there "
+                   "is one)")
+    p.add_argument("--random-state", type=int, default=0)
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("similar", help="list the catalogue songs that sound closest to "
+                       "each given song", description="List the catalogue songs closest "
+                       "to each given song in the encoder's embedding space (cosine "
+                       "distance). " + _PICKLE_WARNING)
+    p.add_argument("--encoder", required=True, help="encoder file from songpop pretrain")
+    p.add_argument("--catalog", required=True, help="a folder of audio files, or a CSV "
+                   "manifest with a path column")
+    p.add_argument("files", nargs="+", help="audio files or folders to find songs like")
+    p.add_argument("-k", type=int, default=10, help="songs to list per query")
+    p.add_argument("--out", help="CSV file (default: standard output)")
+    p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("predict", help="score songs with a saved model",
                        description="Score songs with a saved model. " + _PICKLE_WARNING)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["PaperCNN", "SongpopCNN"]
+__all__ = ["ContrastiveNet", "PaperCNN", "SongpopCNN"]
 
 
 def _truncated_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
@@ -160,6 +160,22 @@ class SongpopCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(2 * in_ch, n_classes)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The body's output: mean and max of the last block over frequency and time.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, 1, n_bins, n_frames)
+
+        Returns
+        -------
+        Tensor of shape (batch, 2 * channels[-1])
+        """
+        x = self.input_norm(x)
+        for block in self.blocks:
+            x = _pool2(block(x))
+        return torch.cat([x.mean(dim=(-2, -1)), x.amax(dim=(-2, -1))], dim=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of spectrograms.
 
@@ -171,8 +187,148 @@ class SongpopCNN(nn.Module):
         -------
         Tensor of shape (batch, n_classes)
         """
-        x = self.input_norm(x)
-        for block in self.blocks:
-            x = _pool2(block(x))
-        x = torch.cat([x.mean(dim=(-2, -1)), x.amax(dim=(-2, -1))], dim=1)
-        return self.head(self.dropout(x))
+        return self.head(self.dropout(self.features(x)))
+
+    def body_modules(self) -> list[nn.Module]:
+        """The layers before the head: what pretraining learns and fine-tuning starts from.
+
+        Returns
+        -------
+        list of torch.nn.Module
+        """
+        return [self.input_norm, self.blocks]
+
+    def body_state_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors of :meth:`body_modules` (weights and batch-norm statistics).
+
+        Returns
+        -------
+        dict of str to Tensor
+            Keys as in ``state_dict()``, without the head's.
+        """
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("head.")}
+
+    def load_body_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy a body's tensors in, leaving the head as it is.
+
+        Parameters
+        ----------
+        state : dict of str to Tensor
+            From :meth:`body_state_dict` of a network with the same channels.
+
+        Raises
+        ------
+        ValueError
+            When the keys or shapes differ (another ``channels``).
+        """
+        own = self.body_state_dict()
+        shapes = {k: tuple(v.shape) for k, v in own.items()}
+        given = {k: tuple(v.shape) for k, v in state.items()}
+        if shapes != given:
+            raise ValueError(
+                "the body to start from does not fit this network: it has the channels "
+                f"{_channels(given)}, this network {_channels(shapes)} (set module__channels "
+                "to the encoder's)"
+            )
+        with torch.no_grad():
+            for key, value in state.items():
+                own[key].copy_(value)
+
+
+def _channels(shapes: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    """The output channels of each convolution block, read from the body's tensor shapes."""
+    convs = sorted((k for k in shapes if k.startswith("blocks.") and k.endswith(".0.weight")),
+                   key=lambda k: int(k.split(".")[1]))
+    return tuple(shapes[k][0] for k in convs)
+
+
+class ContrastiveNet(nn.Module):
+    """A :class:`SongpopCNN` body with an embedding layer and a projection head.
+
+    The embedding is the body's pooled output through a linear layer; the
+    projection head (two layers) maps it to the space the contrastive loss
+    compares, and is dropped after pretraining, as in SimCLR (Chen et al.
+    2020), whose downstream results were better before the head than after.
+
+    Parameters
+    ----------
+    embedding_dim : int, default=128
+        Size of the embedding.
+    projection_dim : int, default=64
+        Size of the projection the loss sees.
+    channels : tuple of int, default=(16, 32, 64, 64)
+        Channels of each convolution block of the body.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = ContrastiveNet()
+    >>> x = torch.zeros(4, 1, 64, 130)
+    >>> net(x).shape, net.embed(x).shape
+    (torch.Size([4, 64]), torch.Size([4, 128]))
+    """
+
+    def __init__(
+        self, embedding_dim: int = 128, projection_dim: int = 64,
+        channels: tuple[int, ...] = (16, 32, 64, 64),
+    ) -> None:
+        super().__init__()
+        # the backbone's "head" is the embedding layer; no dropout in pretraining
+        self.backbone = SongpopCNN(n_classes=embedding_dim, channels=channels, dropout=0.0)
+        self.projection = nn.Sequential(
+            nn.ReLU(), nn.Linear(embedding_dim, embedding_dim), nn.ReLU(),
+            nn.Linear(embedding_dim, projection_dim),
+        )
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Embeddings of a batch of spectrograms, ``(batch, embedding_dim)``.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, 1, n_bins, n_frames)
+
+        Returns
+        -------
+        Tensor of shape (batch, embedding_dim)
+        """
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Projections of a batch of spectrograms, for the loss.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, 1, n_bins, n_frames)
+
+        Returns
+        -------
+        Tensor of shape (batch, projection_dim)
+        """
+        return self.projection(self.embed(x))
+
+    def body_modules(self) -> list[nn.Module]:
+        """The backbone's body (see :meth:`SongpopCNN.body_modules`).
+
+        Returns
+        -------
+        list of torch.nn.Module
+        """
+        return self.backbone.body_modules()
+
+    def body_state_dict(self) -> dict[str, torch.Tensor]:
+        """The backbone's body tensors, keyed as in a :class:`SongpopCNN`.
+
+        Returns
+        -------
+        dict of str to Tensor
+        """
+        return self.backbone.body_state_dict()
+
+    def load_body_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy a body's tensors into the backbone.
+
+        Parameters
+        ----------
+        state : dict of str to Tensor
+        """
+        self.backbone.load_body_state_dict(state)

@@ -13,6 +13,7 @@ import numpy as np
 
 __all__ = [
     "VersionMismatchWarning",
+    "load_encoder",
     "load_model",
     "load_portable",
     "save_model",
@@ -128,6 +129,56 @@ def load_model(path: str | os.PathLike):
             )
         return content["model"]
     return content
+
+
+def load_encoder(path: str | os.PathLike):
+    """Load a fitted pretraining pipeline (``songpop pretrain``'s file) and check it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file saved with :func:`save_model` (or joblib) holding a fitted
+        pipeline whose last step is a
+        :class:`~sklearn_songpop.ContrastiveEncoder`, or such an encoder alone.
+
+    Returns
+    -------
+    estimator
+        What the file holds; its ``transform`` gives song embeddings.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    ValueError
+        When the file is not a model, or holds something else than a fitted
+        encoder (a classifier, say).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.dummy import DummyClassifier
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.joblib")
+    >>> save_model(DummyClassifier().fit([[0], [1]], [0, 1]), path)
+    >>> load_encoder(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...model.joblib: holds a DummyClassifier, not a pretrained encoder ...
+    """
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_songpop.pretraining import ContrastiveEncoder
+
+    model = load_model(path)
+    last = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    if not isinstance(last, ContrastiveEncoder):
+        raise ValueError(
+            f"{os.fspath(path)}: holds a {type(last).__name__}, not a pretrained encoder "
+            "(make one with songpop pretrain)"
+        )
+    if not getattr(last, "initialized_", False) or not hasattr(last, "input_shape_"):
+        raise ValueError(f"{os.fspath(path)}: the encoder in it is not fitted")
+    return model
 
 
 _NETS = ("PaperCNN", "SongpopCNN")

@@ -8,7 +8,8 @@ from sklearn.pipeline import Pipeline
 
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.intervals import IntervalSampler
-from sklearn_songpop.nets import PaperCNN, SongpopCNN
+from sklearn_songpop.nets import ContrastiveNet, PaperCNN, SongpopCNN
+from sklearn_songpop.pretraining import ContrastiveEncoder
 from sklearn_songpop.regressor import SpectrogramCNNRegressor
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 from sklearn_songpop.training import CosineSchedule, SongEarlyStopping, SongValidSplit
@@ -17,7 +18,8 @@ __all__ = ["PRESETS", "TASKS", "make_songpop_pipeline"]
 
 #: The last step of each task: its name in the pipeline and its estimator.
 TASKS = {"classification": ("classifier", SpectrogramCNNClassifier),
-         "regression": ("regressor", SpectrogramCNNRegressor)}
+         "regression": ("regressor", SpectrogramCNNRegressor),
+         "pretraining": ("encoder", ContrastiveEncoder)}
 
 #: Every setting of each preset, by pipeline step. ``"paper"`` is the seed paper's
 #: method; ``"default"`` is what we recommend. The last step is ``"classifier"`` or
@@ -84,6 +86,21 @@ PRESETS: dict[str, dict[str, dict]] = {
             "freq_mask": 0.15,
             "time_mask": 0.15,
         },
+        # contrastive pretraining on unlabelled songs: the classifier's body and crops
+        "encoder": {
+            "module": ContrastiveNet,
+            "lr": 1e-3,
+            "batch_size": 32,
+            "max_epochs": 40,
+            "train_split": None,
+            "callbacks": [("lr_schedule", CosineSchedule())],
+            # positives: two crops of one 6-second interval (see ContrastiveEncoder)
+            "positives": "interval",
+            "crop_frames": 130,
+            "freq_mask": 0.15,
+            "time_mask": 0.15,
+            "gain_db": 6.0,
+        },
     },
 }
 
@@ -104,11 +121,14 @@ def make_songpop_pipeline(
     ----------
     preset : {"default", "paper"}, default="default"
         The settings of :data:`PRESETS` to start from.
-    task : {"classification", "regression"}, default="classification"
-        Labels (popular or not) or a number (streams, a popularity score):
-        the last step is a :class:`~sklearn_songpop.SpectrogramCNNClassifier`
-        named ``"classifier"`` or a
-        :class:`~sklearn_songpop.SpectrogramCNNRegressor` named ``"regressor"``.
+    task : {"classification", "regression", "pretraining"}, default="classification"
+        Labels (popular or not), a number (streams, a popularity score), or
+        no labels at all: the last step is a
+        :class:`~sklearn_songpop.SpectrogramCNNClassifier` named
+        ``"classifier"``, a :class:`~sklearn_songpop.SpectrogramCNNRegressor`
+        named ``"regressor"``, or a
+        :class:`~sklearn_songpop.ContrastiveEncoder` named ``"encoder"`` (the
+        ``"default"`` preset only), whose ``transform`` gives song embeddings.
     memory : str, joblib.Memory or None, default=None
         Passed to :class:`~sklearn.pipeline.Pipeline`: caches the fitted
         transformers, so a grid over classifier parameters decodes and
@@ -127,7 +147,7 @@ def make_songpop_pipeline(
     -------
     sklearn.pipeline.Pipeline
         Steps ``"intervals"``, ``"spectrogram"`` and ``"classifier"`` (or
-        ``"regressor"``).
+        ``"regressor"``, or ``"encoder"``).
 
     Examples
     --------
@@ -144,6 +164,8 @@ def make_songpop_pipeline(
     if task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
     step, estimator = TASKS[task]
+    if step not in PRESETS[preset]:
+        raise ValueError(f"the {preset!r} preset has no settings for task={task!r}")
     settings = copy.deepcopy(PRESETS[preset])
     pipe = Pipeline(
         [

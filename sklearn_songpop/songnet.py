@@ -14,7 +14,9 @@ own two beside ``NeuralNet``; they add only what is about classes or numbers.
 from __future__ import annotations
 
 import inspect
+import os
 import textwrap
+import warnings
 from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
@@ -29,7 +31,7 @@ from skorch.utils import is_dataset, to_tensor
 from sklearn_songpop import augment
 from sklearn_songpop.nets import SongpopCNN
 
-__all__ = ["SongNet", "resolve_device", "shared_docstring"]
+__all__ = ["SongNet", "body_state_from", "resolve_device", "shared_docstring"]
 
 #: The parameters every song network shares, for the subclasses' docstrings.
 SHARED_PARAMETERS_DOC = """\
@@ -80,6 +82,20 @@ mixup : float, default=0.0
     During training, mix every song with another of the batch, targets too,
     with a weight drawn from Beta(mixup, mixup) (Zhang et al. 2018). 0 turns
     it off.
+init_from : ContrastiveEncoder, fitted network, Pipeline, path or None, default=None
+    Start the network's body (every layer but the last) from a fitted
+    :class:`~sklearn_songpop.ContrastiveEncoder`, or from another fitted
+    song network, a pipeline ending in either, a
+    :class:`~sklearn.frozen.FrozenEstimator` of one, or the path of a file
+    saved with joblib or :func:`~sklearn_songpop.save_model`; the last layer
+    starts fresh. Inside ``GridSearchCV`` or ``cross_validate``, give a path
+    or a ``FrozenEstimator``: ``clone`` turns a plain estimator given as a
+    parameter into an unfitted copy. The module must be a
+    :class:`~sklearn_songpop.nets.SongpopCNN` with the same ``channels``.
+freeze_epochs : int, default=0
+    With ``init_from``, train only the last layer for this many epochs (the
+    body's weights and batch-norm statistics stay as they were loaded), then
+    everything.
 verbose : int, default=0
     skorch's epoch table when 1.
 **kwargs
@@ -97,7 +113,21 @@ module_, criterion_, optimizer_, history_ :
     skorch's fitted components and training history."""
 
 
-def shared_docstring(doc: str) -> str:
+def _drop_entries(section: str, names: tuple[str, ...]) -> str:
+    """A numpydoc section without the entries that name any of ``names``."""
+    entries, current = [], []
+    for line in section.splitlines():
+        if line and not line.startswith(" ") and current:
+            entries.append(current)
+            current = []
+        current.append(line)
+    entries.append(current)
+    kept = [e for e in entries
+            if not {n.strip() for n in e[0].split(":")[0].split(",")} & set(names)]
+    return "\n".join(line for entry in kept for line in entry)
+
+
+def shared_docstring(doc: str, own: tuple[str, ...] = ()) -> str:
     """``doc`` with ``{shared}`` and ``{shared_attributes}`` filled in, for a subclass.
 
     Parameters
@@ -105,6 +135,9 @@ def shared_docstring(doc: str) -> str:
     doc : str
         A class docstring whose Parameters and Attributes sections hold the
         placeholders on lines of their own, indented by four spaces.
+    own : tuple of str, default=()
+        Parameters the subclass documents itself (with its own defaults):
+        their shared entries are left out.
 
     Returns
     -------
@@ -114,8 +147,11 @@ def shared_docstring(doc: str) -> str:
     --------
     >>> shared_docstring("Attributes\\n    {shared_attributes}").splitlines()[1]
     '    input_shape_ : tuple of int'
+    >>> "lr : float" in shared_docstring("    {shared}", own=("lr",))
+    False
     """
-    return (doc.replace("    {shared}", textwrap.indent(SHARED_PARAMETERS_DOC, "    "))
+    shared = _drop_entries(SHARED_PARAMETERS_DOC, own)
+    return (doc.replace("    {shared}", textwrap.indent(shared, "    "))
             .replace("    {shared_attributes}", textwrap.indent(SHARED_ATTRIBUTES_DOC, "    ")))
 
 
@@ -142,6 +178,76 @@ def resolve_device(device: str | torch.device | None) -> str:
     if str(device) == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return str(device)
+
+
+def body_state_from(source) -> dict[str, torch.Tensor]:
+    """The body tensors to start a network from, for ``init_from``.
+
+    Parameters
+    ----------
+    source : estimator, Pipeline, FrozenEstimator, str or os.PathLike
+        A fitted :class:`~sklearn_songpop.ContrastiveEncoder` or song network,
+        a pipeline ending in one, a ``FrozenEstimator`` of either, or the path
+        of a file saved with joblib or :func:`~sklearn_songpop.save_model`.
+
+    Returns
+    -------
+    dict of str to Tensor
+        Copies on the CPU, keyed as in a
+        :class:`~sklearn_songpop.nets.SongpopCNN`'s ``state_dict``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        For a missing or unreadable file, an unfitted estimator, or one
+        whose network has no body to copy.
+
+    Examples
+    --------
+    >>> body_state_from(42)
+    Traceback (most recent call last):
+    ...
+    ValueError: init_from must be a fitted ContrastiveEncoder or song network, ...; got int
+    """
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(source, (str, os.PathLike)):
+        from sklearn_songpop.persistence import load_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # versions and devices: only the weights matter
+            try:
+                source = load_model(source)
+            except FileNotFoundError as exc:
+                raise FileNotFoundError(f"init_from: {exc}") from exc
+            except ValueError as exc:
+                raise ValueError(f"init_from: {exc}") from exc
+    if isinstance(source, FrozenEstimator):
+        source = source.estimator
+    if isinstance(source, Pipeline):
+        source = source.steps[-1][1]
+        if isinstance(source, FrozenEstimator):
+            source = source.estimator
+    if not isinstance(source, SongNet):
+        raise ValueError(
+            "init_from must be a fitted ContrastiveEncoder or song network, a pipeline ending "
+            f"in one, or the path of a saved one; got {type(source).__name__}"
+        )
+    module = getattr(source, "module_", None)
+    if module is None or not getattr(source, "initialized_", False) \
+            or not hasattr(source, "input_shape_"):
+        raise ValueError(
+            f"init_from: the {type(source).__name__} is not fitted. clone() (used by "
+            "GridSearchCV and cross_validate) makes unfitted copies of estimators given as "
+            "parameters: give the path of the saved encoder, or FrozenEstimator(encoder)"
+        )
+    if not hasattr(module, "body_state_dict"):
+        raise ValueError(
+            f"init_from: the network of the {type(source).__name__} "
+            f"({type(module).__name__}) has no body to copy"
+        )
+    return {k: v.detach().cpu().clone() for k, v in module.body_state_dict().items()}
 
 
 def _bf16_supported() -> bool:
@@ -174,7 +280,7 @@ class SongNet:
         Loss on the output of each interval.
     optimizer, lr, max_epochs, batch_size, train_split, callbacks, input_shape, \
 random_state, fast_path, device, crop_frames, freq_mask, time_mask, n_masks, \
-gain_db, mixup, verbose, **kwargs
+gain_db, mixup, init_from, freeze_epochs, verbose, **kwargs
         As documented in :data:`SHARED_PARAMETERS_DOC` and the subclasses.
 
     Examples
@@ -205,6 +311,8 @@ gain_db, mixup, verbose, **kwargs
         n_masks: int = 1,
         gain_db: float = 0.0,
         mixup: float = 0.0,
+        init_from=None,
+        freeze_epochs: int = 0,
         verbose: int = 0,
         **kwargs,
     ) -> None:
@@ -230,6 +338,8 @@ gain_db, mixup, verbose, **kwargs
         self.n_masks = n_masks
         self.gain_db = gain_db
         self.mixup = mixup
+        self.init_from = init_from
+        self.freeze_epochs = freeze_epochs
 
     # ------------------------------------------------------------------ what subclasses say
     def _check_y(self, y, n: int, reset: bool):
@@ -247,6 +357,10 @@ gain_db, mixup, verbose, **kwargs
     def _mixup_classes(self) -> int | None:
         """Number of classes mixup makes one-hot labels of; None mixes numbers."""
         return None
+
+    def _module_defaults(self) -> dict:
+        """Constructor arguments the data fixes, given to the module where it takes them."""
+        return {"n_classes": self._n_outputs(), "input_shape": tuple(self.input_shape_[1:])}
 
     # ------------------------------------------------------------------ device and seeding
     def _device(self) -> str:
@@ -310,15 +424,24 @@ gain_db, mixup, verbose, **kwargs
             self.device = requested
 
     def initialize_module(self):
-        """Instantiate the network, filling ``n_classes`` and ``input_shape`` from the data."""
+        """Instantiate the network, filling ``n_classes`` and ``input_shape`` from the data.
+
+        With ``init_from``, the body's tensors are then copied from there.
+        """
         kwargs = self.get_params_for("module")
         if isinstance(self.module, type) and hasattr(self, "input_shape_"):
             accepted = inspect.signature(self.module).parameters
-            if "n_classes" in accepted:
-                kwargs.setdefault("n_classes", self._n_outputs())
-            if "input_shape" in accepted:
-                kwargs.setdefault("input_shape", tuple(self.input_shape_[1:]))
+            for name, value in self._module_defaults().items():
+                if name in accepted:
+                    kwargs.setdefault(name, value)
         module = self.initialized_instance(self.module, kwargs)
+        if self.init_from is not None:
+            if not hasattr(module, "load_body_state_dict"):
+                raise ValueError(
+                    f"init_from needs a network with a body to load, such as SongpopCNN; "
+                    f"{type(module).__name__} has none"
+                )
+            module.load_body_state_dict(body_state_from(self.init_from))
         if self._use_fast_path():
             module = module.to(memory_format=torch.channels_last)
         self.module_ = module
@@ -343,8 +466,26 @@ gain_db, mixup, verbose, **kwargs
         if fast:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
-            logits = self.module_(x, **fit_params)
+            logits = self._forward_module(x, **fit_params)
         return logits.float().reshape(*lead, -1)
+
+    def _forward_module(self, x: torch.Tensor, **fit_params) -> torch.Tensor:
+        """The module's output for a batch of single spectrograms ``(batch, 1, F, T)``."""
+        return self.module_(x, **fit_params)
+
+    # ------------------------------------------------------------------ a frozen body
+    def _body_frozen(self) -> bool:
+        """Whether the current epoch trains the last layer only (``freeze_epochs``)."""
+        return self.init_from is not None and len(self.history) <= int(self.freeze_epochs)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Start an epoch (see skorch); freezes or thaws the body for ``freeze_epochs``."""
+        super().on_epoch_begin(net, dataset_train=dataset_train,
+                               dataset_valid=dataset_valid, **kwargs)
+        frozen = self._body_frozen()
+        for part in getattr(self.module_, "body_modules", list)():
+            for param in part.parameters():
+                param.requires_grad_(not frozen)
 
     def infer(self, x, **fit_params):
         """The network's output for every interval, ``(batch, k, n_outputs)``.
@@ -412,6 +553,9 @@ gain_db, mixup, verbose, **kwargs
             ``loss`` and ``y_pred``, as skorch expects.
         """
         self._set_training(True)
+        if self._body_frozen():  # keep the loaded batch-norm statistics too
+            for part in self.module_.body_modules():
+                part.eval()
         Xi, yi = unpack_data(batch)
         Xi, yi = self.augment_batch(to_tensor(Xi, device=self._device()),
                                     to_tensor(yi, device=self._device()))
@@ -519,6 +663,14 @@ gain_db, mixup, verbose, **kwargs
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0 (0 turns it off), got {value!r}")
+        freeze = self.freeze_epochs
+        if isinstance(freeze, bool) or not isinstance(freeze, Integral) or freeze < 0:
+            raise ValueError(f"freeze_epochs must be an integer >= 0, got {freeze!r}")
+        if freeze and self.init_from is None:
+            raise ValueError(
+                f"freeze_epochs={freeze} freezes a body loaded with init_from, but init_from "
+                "is None"
+            )
 
     # ------------------------------------------------------------------ training and output
     def _train(self, X, y_fit, *, initialize: bool, **fit_params):

@@ -227,3 +227,61 @@ def test_evaluate_a_regression_forward_in_time(numbers, tmp_path):
     assert set(report["scores"]) == {"model", "training mean", "log-mel band statistics"}
     assert report["forward_in_time"]["n_songs"] == 8  # the songs of 2021 and 2022
     assert (tmp_path / "predicted_vs_true.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def encoder_file(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("encoder") / "encoder.joblib"
+    run = songpop("pretrain", "--songs", corpus.parent, "--out", out, "--epochs", 2,
+                  "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    assert "pretrained an encoder on 16 songs (2 epochs)" in run.stdout
+    return out
+
+
+def test_pretrain_from_a_manifest_ignores_its_labels(corpus, tmp_path):
+    out = tmp_path / "enc.joblib"
+    run = songpop("pretrain", "--songs", corpus, "--out", out, "--epochs", 1)
+    assert run.returncode == 0, run.stderr
+    assert out.is_file()
+
+
+def test_similar_lists_a_song_itself_first(encoder_file, corpus):
+    song = next(p for p in sorted(corpus.parent.iterdir()) if p.suffix == ".mp3")
+    run = songpop("similar", "--encoder", encoder_file, "--catalog", corpus, song, "-k", 3)
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert [r["rank"] for r in rows] == ["1", "2", "3"]
+    assert rows[0]["song"].endswith(song.name) and float(rows[0]["distance"]) < 1e-4
+    assert float(rows[1]["distance"]) <= float(rows[2]["distance"])
+
+
+def test_train_on_an_encoder_probe_and_finetune(encoder_file, corpus, tmp_path):
+    for mode in ("probe", "finetune"):
+        out = tmp_path / f"{mode}.joblib"
+        run = songpop("train", "--manifest", corpus, "--out", out, "--encoder", encoder_file,
+                      "--encoder-mode", mode)
+        assert run.returncode == 0, run.stderr
+        pred = songpop("predict", "--model", out, "--manifest", corpus)
+        assert pred.returncode == 0, pred.stderr
+        rows = list(csv.DictReader(io.StringIO(pred.stdout)))
+        assert len(rows) == 16 and all(0 <= float(r["p_1"]) <= 1 for r in rows)
+    per_interval = songpop("predict", "--model", tmp_path / "probe.joblib", "--manifest", corpus,
+                           "--intervals")
+    assert per_interval.returncode == 1 and "scores whole songs only" in per_interval.stderr
+
+
+def test_encoder_file_errors_are_one_line(model, corpus, tmp_path):
+    song = next(p for p in sorted(corpus.parent.iterdir()) if p.suffix == ".mp3")
+    missing = songpop("similar", "--encoder", tmp_path / "nope.joblib", "--catalog", corpus, song)
+    wrong = songpop("train", "--manifest", corpus, "--out", tmp_path / "m.joblib",
+                    "--encoder", model)
+    garbage = tmp_path / "garbage.joblib"
+    garbage.write_text("not a pickle")
+    broken = songpop("similar", "--encoder", garbage, "--catalog", corpus, song)
+    for run, text in ((missing, "nope.joblib: model file not found"),
+                      (wrong, "not a pretrained encoder"),
+                      (broken, "garbage.joblib: not a model file")):
+        assert run.returncode == 1
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and text in lines[0], run.stderr

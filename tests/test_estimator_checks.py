@@ -7,6 +7,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_songpop import (
     BandStatistics,
+    ContrastiveEncoder,
     IntervalSampler,
     SpectrogramCNNClassifier,
     SpectrogramCNNRegressor,
@@ -47,6 +48,7 @@ def _expected(estimator):
     return {
         IntervalSampler: _SAMPLER, SpectrogramTransformer: _SPECTROGRAM,
         SpectrogramCNNClassifier: _NETWORK, SpectrogramCNNRegressor: _NETWORK,
+        ContrastiveEncoder: _NETWORK,
     }.get(type(estimator), {})
 
 
@@ -63,6 +65,8 @@ def _expected(estimator):
         SpectrogramCNNRegressor(max_epochs=30, lr=0.02, random_state=0),
         SpectrogramCNNRegressor(max_epochs=10, lr=0.02, batch_size=64, random_state=0,
                                 crop_frames=2, freq_mask=0.15, time_mask=0.15),
+        # one interval per row here: its two views are crops of it
+        ContrastiveEncoder(max_epochs=3, embedding_dim=4, crop_frames=2, random_state=0),
     ],
     expected_failed_checks=_expected,
 )

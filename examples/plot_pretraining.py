@@ -62,6 +62,9 @@ for name, model in (("linear probe on the embeddings", probe), ("network from sc
 # A 2-D projection (PCA) of the test songs' embeddings, which the encoder never
 # saw, coloured by artist; circles are popular songs. Nothing told the encoder
 # who sang what: songs of an artist land together because they share a sound.
+# The popular songs stand apart from their artist's cluster, all in one
+# direction: their hook moved them, and that direction is what the linear
+# probe learns from the labelled songs.
 import matplotlib.pyplot as plt
 from sklearn.decomposition import PCA
 

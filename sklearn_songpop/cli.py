@@ -32,8 +32,8 @@ def _songs_and_times(args) -> tuple[list[str], object, object, object]:
     from sklearn_songpop.datasets import find_audio, load_manifest
 
     if getattr(args, "manifest", None):
-        m = load_manifest(args.manifest, label_column=args.label_column,
-                          group_column=args.group_column, check_files=False,
+        m = load_manifest(args.manifest, label_column=getattr(args, "label_column", None),
+                          group_column=getattr(args, "group_column", None), check_files=False,
                           time_column=getattr(args, "time_column", None))
         return m.paths, m.y, m.groups, m.times
     files = []
@@ -96,16 +96,59 @@ def cmd_scan(args) -> int:
     return 1 if bad else 0
 
 
-def cmd_train(args) -> int:
+def _parse_settings(items: list[str]) -> dict:
+    """``NAME=VALUE`` pairs of ``--set``; values are Python literals where they parse."""
+    import ast
 
-    from sklearn_songpop.pipeline import make_songpop_pipeline
+    settings = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise CLIError(f"--set {item}: expected NAME=VALUE, e.g. classifier__max_epochs=5")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text  # a plain string, such as a device name
+        settings[name.strip()] = value
+    return settings
+
+
+def _pipeline(args, task: str, verbose: int):
+    """The preset's pipeline for ``task`` with ``--device`` and every ``--set`` applied."""
+    from sklearn_songpop.pipeline import TASKS, make_songpop_pipeline
+
+    pipe = make_songpop_pipeline(args.preset, task=task, random_state=args.random_state,
+                                 verbose=verbose)
+    step = TASKS[task][0]
+    settings = {f"{step}__device": args.device, **_parse_settings(args.set)}
+    steps = [name for name, _ in pipe.steps]
+    for name, value in settings.items():
+        if name.split("__")[0] not in steps or "__" not in name:
+            raise CLIError(f"--set {name}: the pipeline has no such parameter; names start "
+                           f"with a step ({', '.join(steps)}) and two underscores")
+        try:
+            pipe.set_params(**{name: value})
+        except (ValueError, TypeError) as exc:
+            first = str(exc).split(". ")[0]
+            raise CLIError(f"--set {name}={value!r}: {first}") from exc
+    return pipe
+
+
+def cmd_train(args) -> int:
+    from sklearn_songpop.songnet import SongNet
 
     paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("training needs labels: give --manifest with a label column")
     task, y = _task(args.task, y)
-    pipe = make_songpop_pipeline(args.preset, task=task, random_state=args.random_state,
-                                 verbose=int(args.verbose))
+    if args.set and args.encoder and args.encoder_mode == "probe":
+        raise CLIError("--set changes the preset's pipeline, which --encoder-mode probe "
+                       "replaces by a linear model on the encoder's embeddings")
+    if args.portable and args.encoder and args.encoder_mode == "probe":
+        raise CLIError("--portable saves a network's weights; a linear probe on an encoder "
+                       "has none of its own (use --encoder-mode finetune, or drop --portable)")
+    # the sampler's progress bar on a terminal (standard error), or with --verbose
+    pipe = _pipeline(args, task, verbose=int(args.verbose or sys.stderr.isatty()))
     if args.encoder:
         pipe = _with_encoder(pipe, args.encoder, args.encoder_mode, task)
     if args.cv:
@@ -113,11 +156,18 @@ def cmd_train(args) -> int:
 
         print(evaluate(pipe, paths, y, groups=groups, cv=args.cv,
                        times=times, verbose=int(args.verbose)))
+    if isinstance(pipe.steps[-1][1], SongNet):
+        pipe.steps[-1][1].set_params(verbose=1)  # skorch's epoch table for the final fit
     t0 = time.perf_counter()
     pipe.fit(paths, y)
     _save_model(pipe, args.out)
     print(f"trained a {task} model on {len(paths)} songs in "
           f"{time.perf_counter() - t0:.1f} s; model saved to {args.out}")
+    if args.portable:
+        from sklearn_songpop.persistence import save_portable
+
+        save_portable(pipe, args.portable)
+        print(f"portable copy (settings.json and weights.pt, no pickle) in {args.portable}")
     return 0
 
 
@@ -244,13 +294,12 @@ def _write_rows(path, head: list[str], rows: list[list]) -> None:
 
 def cmd_evaluate(args) -> int:
     from sklearn_songpop.evaluation import evaluate
-    from sklearn_songpop.pipeline import make_songpop_pipeline
 
     paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("evaluation needs labels: give --manifest with a label column")
     task, y = _task(args.task, y)
-    pipe = make_songpop_pipeline(args.preset, task=task, random_state=args.random_state)
+    pipe = _pipeline(args, task, verbose=0)
     result = evaluate(pipe, paths, y, groups=groups, cv=args.cv,
                       times=times, n_time_splits=args.time_splits, verbose=int(args.verbose))
     print(result)
@@ -284,13 +333,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show progress and, on errors, the traceback")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def manifest_args(p, required=False):
+    def manifest_args(p, required=False, labelled=True):
+        if not labelled:  # predict and scan read the paths only
+            p.add_argument("--manifest", help="CSV with a path column (paths relative to it; "
+                           "other columns are not read)")
+            return
         p.add_argument("--manifest", required=required,
                        help="CSV with a path and a label column (paths relative to it)")
         p.add_argument("--label-column", default="label",
                        help="labels, or numbers (e.g. popularity) for a regression")
         p.add_argument("--group-column", default="artist",
                        help="column of artists for group-aware CV (used when present)")
+
+    def model_args(p):
+        p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                       help="a pipeline parameter, as for Pipeline.set_params (repeatable): "
+                       "--set classifier__max_epochs=5 --set spectrogram__n_mels=64")
+        p.add_argument("--device", default="auto",
+                       help="cpu, cuda, or auto (a GPU when there is one)")
 
     def task_args(p):
         p.add_argument("--task", choices=["auto", "classification", "regression"],
@@ -313,7 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="model file (.joblib)")
     p.add_argument("--cv", type=int, default=0, help="also cross-validate with this many folds")
     p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--portable", metavar="DIR", help="also save the model without pickle "
+                   "(settings.json and weights.pt) in this folder")
     task_args(p)
+    model_args(p)
     p.add_argument("--encoder", help="start from an encoder made by songpop pretrain "
                    "(a pickle: load only files you made or trust)")
     p.add_argument("--encoder-mode", choices=["probe", "finetune"], default="probe",
@@ -347,9 +410,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="score songs with a saved model",
                        description="Score songs with a saved model. " + _PICKLE_WARNING)
-    p.add_argument("--model", required=True, help="model file; " + _PICKLE_WARNING)
+    p.add_argument("--model", required=True,
+                   help="model file from songpop train (a pickle: see above)")
     p.add_argument("files", nargs="*", help="audio files or folders")
-    manifest_args(p)
+    manifest_args(p, labelled=False)
     p.add_argument("--out", help="CSV file (default: standard output)")
     p.add_argument("--intervals", action="store_true",
                    help="add the probability (or the predicted value) of each interval")
@@ -364,12 +428,13 @@ def build_parser() -> argparse.ArgumentParser:
     task_args(p)
     p.add_argument("--time-splits", type=int, default=3,
                    help="test years of the forward-in-time evaluation")
+    model_args(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("scan", help="probe every file and decode its last second; exit "
                                     "status 1 when any is bad")
     p.add_argument("dir", nargs="?", help="folder of audio files")
-    manifest_args(p)
+    manifest_args(p, labelled=False)
     p.set_defaults(func=cmd_scan)
     return parser
 

@@ -285,3 +285,41 @@ def test_encoder_file_errors_are_one_line(model, corpus, tmp_path):
         assert run.returncode == 1
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and text in lines[0], run.stderr
+
+
+def test_train_takes_pipeline_settings_device_and_a_portable_copy(corpus, tmp_path):
+    from sklearn_songpop import load_model, load_portable
+
+    out, portable = tmp_path / "m.joblib", tmp_path / "portable"
+    run = songpop("train", "--manifest", corpus, "--out", out, "--device", "cpu",
+                  "--set", "classifier__max_epochs=2", "--set", "spectrogram__n_mels=32",
+                  "--set", "classifier__module__channels=(8, 16)", "--portable", portable)
+    assert run.returncode == 0, run.stderr
+    assert "epoch" in run.stdout and "train_loss" in run.stdout  # skorch's epoch table
+    model = load_model(out)
+    params = model.get_params()
+    assert params["classifier__max_epochs"] == 2 and params["spectrogram__n_mels"] == 32
+    assert params["classifier__device"] == "cpu" and len(model[-1].history_) == 2
+    assert model[-1].module_.body_state_dict()["blocks.1.0.weight"].shape[0] == 16
+    again = load_portable(portable)
+    files = [str(p) for p in sorted(corpus.parent.iterdir()) if p.suffix == ".mp3"][:3]
+    np.testing.assert_allclose(again.predict_proba(files), model.predict_proba(files),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("spectrogram__nmels=3", "--set spectrogram__nmels=3: Invalid parameter 'nmels'"),
+    ("spectrogramm__n_mels=3", "--set spectrogramm__n_mels: the pipeline has no such parameter"),
+    ("max_epochs=3", "--set max_epochs: the pipeline has no such parameter"),
+    ("classifier__max_epochs", "--set classifier__max_epochs: expected NAME=VALUE"),
+])
+def test_unknown_settings_are_one_line_errors(corpus, tmp_path, setting, message):
+    run = songpop("evaluate", "--manifest", corpus, "--set", setting)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and len(lines) == 1 and message in lines[0], run.stderr
+
+
+def test_predict_help_has_no_training_options():
+    text = songpop("predict", "--help").stdout
+    assert "--group-column" not in text and "--label-column" not in text
+    assert text.count("Load only models you made or trust") == 1

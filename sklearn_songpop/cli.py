@@ -19,6 +19,9 @@ _PICKLE_WARNING = (
 )
 
 
+_DEVICE_HELP = "cpu, cuda, or auto (a GPU when there is one)"
+
+
 class CLIError(Exception):
     """An error to show as one line, with exit status 1 or 2."""
 
@@ -187,18 +190,22 @@ def _with_encoder(pipe, path: str, mode: str, task: str):
     return make_probe(encoder, task=task)
 
 
+def _paths_of(item: str) -> list[str]:
+    """The songs of a manifest (its other columns unread) or the audio files of a folder."""
+    if os.path.isfile(item):
+        from sklearn_songpop.datasets import load_manifest
+
+        return load_manifest(item, label_column=None, group_column=None,
+                             check_files=False).paths
+    return _songs_from(argparse.Namespace(files=[item], manifest=None))[0]
+
+
 def cmd_pretrain(args) -> int:
     from skorch.callbacks import ProgressBar
 
     from sklearn_songpop.pipeline import make_songpop_pipeline
 
-    if os.path.isfile(args.songs):
-        from sklearn_songpop.datasets import load_manifest
-
-        paths = load_manifest(args.songs, label_column=None, group_column=None,
-                              check_files=False).paths
-    else:
-        paths = _songs_from(argparse.Namespace(files=[args.songs], manifest=None))[0]
+    paths = _paths_of(args.songs)
     if len(paths) < 2:
         raise CLIError(f"{args.songs}: pretraining needs at least 2 songs, found {len(paths)}")
     pipe = make_songpop_pipeline(task="pretraining", random_state=args.random_state,
@@ -221,13 +228,7 @@ def cmd_similar(args) -> int:
     from sklearn_songpop.similar import SongNeighbors
 
     encoder = load_encoder(args.encoder)
-    if os.path.isfile(args.catalog):
-        from sklearn_songpop.datasets import load_manifest
-
-        catalog = load_manifest(args.catalog, label_column=None, group_column=None,
-                                check_files=False).paths
-    else:
-        catalog = _songs_from(argparse.Namespace(files=[args.catalog], manifest=None))[0]
+    catalog = _paths_of(args.catalog)
     queries = _songs_from(argparse.Namespace(files=args.files, manifest=None))[0]
     index = SongNeighbors(encoder, n_neighbors=args.k).fit(catalog)
     rows = [[query, rank, name, f"{distance:.4f}"]
@@ -349,8 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
                        help="a pipeline parameter, as for Pipeline.set_params (repeatable): "
                        "--set classifier__max_epochs=5 --set spectrogram__n_mels=64")
-        p.add_argument("--device", default="auto",
-                       help="cpu, cuda, or auto (a GPU when there is one)")
+        p.add_argument("--device", default="auto", help=_DEVICE_HELP)
 
     def task_args(p):
         p.add_argument("--task", choices=["auto", "classification", "regression"],
@@ -391,8 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "manifest with a path column (labels are not read)")
     p.add_argument("--out", required=True, help="encoder file (.joblib)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, or auto (a GPU when there "
-                   "is one)")
+    p.add_argument("--device", default="auto", help=_DEVICE_HELP)
     p.add_argument("--random-state", type=int, default=0)
     p.set_defaults(func=cmd_pretrain)
 

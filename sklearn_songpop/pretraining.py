@@ -15,6 +15,7 @@ read anywhere here.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -293,10 +294,9 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         super()._check_training_params()
         for name in ("embedding_dim", "projection_dim"):
             value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-                    or value < 1:
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) \
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, Real) \
                 or not self.temperature > 0:
             raise ValueError(f"temperature must be a number > 0, got {self.temperature!r}")
         if self.positives not in ("song", "interval"):

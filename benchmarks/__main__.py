@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmarks._common import machine
 
 NAMES = ("loading", "spectrogram", "training", "inference", "dask", "seed", "learning_curve",
-         "regression", "pretraining")
+         "regression", "pretraining", "explain")
 
 
 def merge_section(text: str, name: str, section: str) -> str:

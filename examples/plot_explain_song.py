@@ -1,9 +1,11 @@
 """
-Explaining one song: interval timeline and spectrograms
-=======================================================
+Explaining one song: where in the song, which sounds, and how new
+=================================================================
 
 A song's score is the mean of its intervals' scores. Scoring evenly spaced
-intervals along the whole song shows which parts sound like a hit.
+intervals along the whole song shows which parts sound like a hit; occluding
+patches of each interval's spectrogram shows which sounds the score rests on;
+and the novelty score says whether the model has heard anything like the song.
 """
 
 # %%
@@ -59,3 +61,41 @@ for ax, j, title in [(axes[0], int(proba.argmax()), "most"), (axes[1], int(proba
     ax.set_title(f"{title} hit-like: from {starts[j]:.1f} s, P = {proba[j]:.2f}")
 fig.tight_layout()
 plt.show()
+
+# %%
+# Which sounds the score rests on
+# -------------------------------
+# :func:`~sklearn_songpop.explain` runs the song through the fitted pipeline
+# and, with Captum, hides one patch of 4 mel bands by 1 second at a time
+# (set to the interval's mean level), recording how much the song's
+# probability drops. Red cells hold up the predicted class; blue ones pull
+# against it. Above them, each of the pipeline's own three intervals along the
+# song.
+from sklearn_songpop import explain
+from sklearn_songpop.plotting import plot_explanation
+
+why = explain(pipe, X[song:song + 1])
+fig = plot_explanation(why)
+plt.show()
+
+# %%
+# The bands that carry the most weight, over the three intervals:
+weight = np.abs(why.attributions[0]).sum(axis=(0, 2))
+for b in np.argsort(weight)[::-1][:3]:
+    print(f"{why.frequencies[b]:7.0f} Hz: {weight[b] / weight.sum():.1%} of the attribution")
+
+# %%
+# How new is it?
+# --------------
+# The network kept the embeddings of its training songs; ``novelty`` is the
+# share of them lying closer to their own neighbours than the song lies to
+# its. A training song reads near 0; a new song reads higher, the more so when
+# its artist is new to the model (a training song has siblings by its own
+# artist among its neighbours); noise lies further out than every training
+# song.
+rng = np.random.default_rng(0)
+noise = 0.1 * rng.standard_normal((1, X.shape[1])).astype(np.float32)
+clf = pipe.named_steps["classifier"]
+for name, audio in [("a training song", X[10:11]), ("the held-out song", X[song:song + 1]),
+                    ("white noise", noise)]:
+    print(f"{name:>18}: novelty {clf.novelty(pipe[:-1].transform(audio))[0]:.2f}")

@@ -21,8 +21,10 @@ from sklearn_songpop.evaluation import (
     EvaluationResult,
     RegressionResult,
     evaluate,
+    leak_comparison,
     make_baselines,
 )
+from sklearn_songpop.explain import explain
 from sklearn_songpop.intervals import IntervalSampler, window_starts
 from sklearn_songpop.model_selection import ReleaseYearSplit
 from sklearn_songpop.nets import ContrastiveNet, PaperCNN, SongpopCNN
@@ -42,6 +44,7 @@ from sklearn_songpop.pretraining import (
     make_probe,
 )
 from sklearn_songpop.regressor import SpectrogramCNNRegressor
+from sklearn_songpop.report import render_report, write_report
 from sklearn_songpop.similar import SongNeighbors
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 from sklearn_songpop.training import (
@@ -79,12 +82,14 @@ __all__ = [
     "check_audio",
     "contrastive_loss",
     "evaluate",
+    "explain",
     "find_audio",
     "load_audio",
     "load_manifest",
     "load_encoder",
     "load_model",
     "load_portable",
+    "leak_comparison",
     "load_windows",
     "make_baselines",
     "make_probe",
@@ -92,10 +97,12 @@ __all__ = [
     "make_songs",
     "probe_audio",
     "probe_files",
+    "render_report",
     "save_model",
     "save_portable",
     "song_roc_auc",
     "song_spearman",
     "window_starts",
+    "write_report",
     "write_songs",
 ]

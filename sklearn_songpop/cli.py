@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import ctypes
+import json
 import os
 import sys
 import time
@@ -275,10 +276,80 @@ def cmd_predict(args) -> int:
         rows = [[path, f"{p[pos]:.4f}", classes[int(p.argmax())]]
                 + ([f"{v:.4f}" for v in ip[:, pos]] if args.intervals else [])
                 for path, p, ip in zip(paths, proba.mean(axis=1), proba)]
+    novelty = _novelty(last, Xi) if by_interval else None
+    if novelty is not None:
+        head.append("novelty")
+        for row, value in zip(rows, novelty):
+            row.insert(len(head) - 1, f"{value:.3f}")
+        _warn_novel(paths, novelty)
     if args.intervals:
         head += [f"interval_{j}" for j in range(Xi.shape[1])]
     _write_rows(args.out, head, rows)
     return 0
+
+
+def _novelty(net, X):
+    """The network's novelty scores, or None when it kept no training songs."""
+    if getattr(net, "novelty_reference_", None) is None:
+        return None
+    return net.novelty(X)
+
+
+def _warn_novel(paths, novelty) -> None:
+    """One line on stderr for each song further out than every training song."""
+    from sklearn_songpop._novelty import WARN_AT
+
+    for path, value in zip(paths, novelty):
+        if value >= WARN_AT:
+            print(f"songpop: warning: {path}: novelty {value:.2f}, further from the training "
+                  "songs than any of them lies from the others; read its score with care",
+                  file=sys.stderr)
+
+
+def cmd_explain(args) -> int:
+    import numpy as np
+
+    from sklearn_songpop.explain import explain
+    from sklearn_songpop.persistence import load_model
+    from sklearn_songpop.report import explained_songs, write_report
+
+    model = load_model(args.model)
+    paths, _, _ = _songs_from(args)
+    why = explain(model, paths, method=args.method)
+    names = [os.path.basename(p) for p in paths]
+    entries = explained_songs(why, names)
+    os.makedirs(args.out, exist_ok=True)
+    summary = []
+    for i, (path, entry) in enumerate(zip(paths, entries)):
+        attr = why.attributions[i]
+        j, b, t = np.unravel_index(int(np.argmax(attr)), attr.shape)
+        summary.append({
+            "song": path, "prediction": entry["prediction"],
+            "target": None if why.targets is None else _json_value(why.targets[i]),
+            "output": float(why.predictions[i]),
+            "novelty": entry["novelty"],
+            "interval_starts_s": [round(float(x), 3) for x in why.starts[i]],
+            "interval_outputs": [round(float(x), 4) for x in why.interval_predictions[i]],
+            "strongest_cell": {"interval": int(j), "hz": round(float(why.frequencies[b]), 1),
+                               "seconds": round(float(why.starts[i][j] + why.times[t]), 2)},
+        })
+        print(f"{path}: {entry['prediction']}"
+              + (f", novelty {entry['novelty']:.2f}" if entry["novelty"] is not None else "")
+              + f"; strongest cell at {summary[-1]['strongest_cell']['hz']:.0f} Hz, "
+              f"{summary[-1]['strongest_cell']['seconds']:.1f} s")
+    if why.novelty is not None:
+        _warn_novel(paths, why.novelty)
+    with open(os.path.join(args.out, "explain.json"), "w", encoding="utf-8") as f:
+        json.dump({"method": why.method, "songs": summary}, f, indent=2)
+    page = write_report(args.out, "Why the model said what it said", songs=entries,
+                        notes=[f"Model {args.model}; attributions by {why.method}."])
+    print(f"report written to {page}")
+    return 0
+
+
+def _json_value(value):
+    """A numpy scalar as the plain Python value JSON takes."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _write_rows(path, head: list[str], rows: list[list]) -> None:
@@ -305,11 +376,51 @@ def cmd_evaluate(args) -> int:
                       times=times, n_time_splits=args.time_splits, verbose=int(args.verbose))
     print(result)
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        result.save_json(os.path.join(args.out, "report.json"))
-        result.plot(args.out)
-        print(f"report and figures written to {args.out}")
+        _evaluation_report(args, result, pipe, paths, y, groups, task)
     return 0
+
+
+def _evaluation_report(args, result, pipe, paths, y, groups, task) -> None:
+    """report.json, the figures and report.html in ``args.out``."""
+    from sklearn_songpop.evaluation import leak_comparison
+    from sklearn_songpop.report import write_report
+
+    os.makedirs(args.out, exist_ok=True)
+    leak = None
+    if task == "classification" and groups is not None:
+        leak = leak_comparison(result, paths, y, sampler=pipe.named_steps.get("intervals"),
+                               random_state=args.random_state)
+    result.save_json(os.path.join(args.out, "report.json"),
+                     extra={"leak_comparison": leak} if leak else None)
+    figures = result.plot(args.out)
+    figures += _training_figure(result, args.out)
+    page = write_report(args.out, f"Cross-validation of the {args.preset} preset",
+                        summary=result.to_dict(), leak=leak,
+                        figures=[(Path(f).stem.replace("_", " "), f) for f in figures])
+    print(f"report and figures written to {args.out} (open {page})")
+
+
+def _training_figure(result, folder) -> list[str]:
+    """The loss by epoch of the model fitted on the last fold, when it has a history."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from sklearn_songpop.plotting import plot_training_curves
+
+    for name, fitted in result.estimators.items():
+        net = fitted[-1] if hasattr(fitted, "steps") else fitted
+        if getattr(net, "history_", None):
+            fig, ax = plt.subplots(figsize=(6, 4))
+            plot_training_curves(net, ax=ax)
+            ax.set_title(f"{name}: loss by epoch, last fold")
+            path = os.path.join(folder, "training_curves.png")
+            fig.tight_layout()
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            return [path]
+    return []
 
 
 def cmd_demo(args) -> int:
@@ -418,11 +529,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add the probability (or the predicted value) of each interval")
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser("explain", help="which parts of each song's spectrogram made its "
+                       "score, and how unlike the training songs it is: report.html",
+                       description="Explain songs with a saved model: attributions over "
+                       "each interval's spectrogram, the interval timeline and the novelty, "
+                       "in DIR/report.html and DIR/explain.json. " + _PICKLE_WARNING)
+    p.add_argument("--model", required=True, help="model file from songpop train")
+    p.add_argument("files", nargs="+", help="audio files or folders")
+    p.add_argument("--out", required=True, help="folder for report.html and explain.json")
+    p.add_argument("--method", choices=["occlusion", "integrated_gradients",
+                                        "input_x_gradient"], default="occlusion",
+                   help="occlusion (default) hides one patch at a time: the faithful one")
+    p.set_defaults(func=cmd_explain)
+
     p = sub.add_parser("evaluate", help="cross-validate a preset and the baselines")
     manifest_args(p, required=True)
     p.add_argument("--preset", choices=["default", "paper"], default="default")
     p.add_argument("--cv", type=int, default=5)
-    p.add_argument("--out", help="folder for report.json and figures")
+    p.add_argument("--out", help="folder for report.html, report.json and figures")
     p.add_argument("--random-state", type=int, default=0)
     task_args(p)
     p.add_argument("--time-splits", type=int, default=3,

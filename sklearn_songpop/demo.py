@@ -49,12 +49,14 @@ def run_demo(
     dict
         Paths of what was written, and the evaluation results.
     """
-    from sklearn.model_selection import GroupKFold, StratifiedKFold
+    from sklearn.model_selection import GroupKFold
 
     from sklearn_songpop.datasets import load_manifest, make_songs, write_songs
-    from sklearn_songpop.evaluation import evaluate, make_baselines
+    from sklearn_songpop.evaluation import evaluate, leak_comparison
+    from sklearn_songpop.explain import explain
     from sklearn_songpop.persistence import save_model
     from sklearn_songpop.pipeline import make_songpop_pipeline
+    from sklearn_songpop.report import explained_songs, write_report
 
     t_start = time.perf_counter()
     out = Path(out)
@@ -83,13 +85,8 @@ def run_demo(
                   "and two baselines ...")
     result = evaluate(model, X, data.y, groups=data.groups, cv=GroupKFold(n_splits),
                       name="default preset", verbose=verbose)
-    baseline = {"log-mel band statistics": make_baselines(None, random_state)[
-        "log-mel band statistics"]}
-    leaky = evaluate(baseline["log-mel band statistics"], X, data.y, baselines=False,
-                     name="log-mel band statistics",
-                     cv=StratifiedKFold(n_splits, shuffle=True, random_state=random_state))
-    mixed = leaky.scores["log-mel band statistics"]
-    apart = result.scores["log-mel band statistics"]
+    leak = leak_comparison(result, X, data.y, random_state=random_state)
+    (apart, mixed) = leak.values()
     lesson = (
         f"\nWhy group by artist: the log-mel baseline scores balanced accuracy "
         f"{mixed['balanced_accuracy']:.3f} and ROC AUC {mixed['roc_auc']:.3f} when songs of one "
@@ -108,15 +105,20 @@ def run_demo(
 
     _say(verbose, "[6/6] writing the report and figures ...")
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")
-    result.save_json(out / "report.json")
+    result.save_json(out / "report.json", extra={"leak_comparison": leak})
     figures = result.plot(out)
     figures += _model_figures(final, data, X, out)
+    song = int(np.flatnonzero(data.y == 1)[0])
+    songs = explained_songs(explain(final, [data.paths[song]]), [Path(data.paths[song]).name])
+    page = write_report(out, "sklearn-songpop demo", summary=result.to_dict(), leak=leak,
+                        figures=[(Path(f).stem.replace("_", " "), f) for f in figures],
+                        songs=songs, notes=[lesson.strip()])
     elapsed = time.perf_counter() - t_start
     print(f"\nDone in {elapsed:.0f} s. Written to {out.resolve()}:\n  "
-          + "\n  ".join(str(p) for p in [out / "report.txt", out / "report.json", model_path,
-                                         *figures]))
-    return {"result": result, "leaky": leaky, "model": str(model_path), "figures": figures,
-            "seconds": elapsed}
+          + "\n  ".join(str(p) for p in [page, out / "report.txt", out / "report.json",
+                                         model_path, *figures]))
+    return {"result": result, "leak": leak, "model": str(model_path), "figures": figures,
+            "report": str(page), "seconds": elapsed}
 
 
 def _model_figures(final, data, X, out: Path) -> list[str]:

@@ -46,7 +46,7 @@ from sklearn_songpop.spectrogram import SpectrogramTransformer
 
 __all__ = [
     "BandStatistics", "EvaluationResult", "RegressionResult", "evaluate", "hit_precision",
-    "make_baselines",
+    "leak_comparison", "make_baselines",
 ]
 
 METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "average_precision", "f1")
@@ -177,15 +177,17 @@ def make_baselines(
 class _Report:
     """What both kinds of results share: JSON, and the forward-in-time part of the text."""
 
-    def save_json(self, path: str | os.PathLike) -> None:
+    def save_json(self, path: str | os.PathLike, extra: dict | None = None) -> None:
         """Write :meth:`to_dict` as JSON.
 
         Parameters
         ----------
         path : str or os.PathLike
+        extra : dict or None, default=None
+            More entries for the top level (such as ``"leak_comparison"``).
         """
         with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=2)
+            json.dump({**self.to_dict(), **_plain(extra or {})}, f, indent=2)
 
     def _with_forward(self, lines: list[str]) -> str:
         if self.forward is not None:
@@ -650,6 +652,51 @@ def evaluate(
         result.forward = run(models, X, y, list(forward.split(np.zeros(len(y)), groups=times)),
                              "ReleaseYearSplit", verbose, classes=classes, pos_label=pos_label)
     return result
+
+
+def leak_comparison(result: EvaluationResult, X, y, sampler: IntervalSampler | None = None,
+                    random_state=None) -> dict:
+    """The log-mel baseline by artist (from ``result``) beside the same baseline shuffled.
+
+    Parameters
+    ----------
+    result : EvaluationResult
+        From :func:`evaluate` with groups and the baselines; its log-mel
+        baseline scores are the "by artist" row.
+    X, y
+        The songs and labels ``result`` was computed on.
+    sampler : IntervalSampler or None, default=None
+        The sampler, when ``X`` holds songs rather than intervals.
+    random_state : int or None, default=None
+        Seeds the shuffled split and the baseline.
+
+    Returns
+    -------
+    dict
+        ``{split: {"balanced_accuracy": ..., "roc_auc": ...}}`` for the split
+        by artist and the shuffled one (the same number of folds).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_songpop import IntervalSampler, evaluate, make_songs
+    >>> songs = make_songs(n_songs=30, n_artists=6, duration=4.0, random_state=0)
+    >>> X = IntervalSampler(random_state=0).fit_transform(np.stack(songs.waveforms))
+    >>> base = make_baselines(random_state=0)["log-mel band statistics"]
+    >>> result = evaluate(base, X, songs.y, groups=songs.groups, cv=3)
+    >>> list(leak_comparison(result, X, songs.y, random_state=0))
+    ['by artist (GroupKFold by group, 3 folds)', 'shuffled (StratifiedKFold, 3 folds)']
+    """
+    name = "log-mel band statistics"
+    if name not in result.scores:
+        raise ValueError("leak_comparison needs a result computed with the baselines")
+    n_splits = len(next(iter(result.fold_scores[name].values())))
+    cv = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
+    mixed = evaluate(make_baselines(sampler, random_state)[name], X, y, cv=cv,
+                     baselines=False, name=name)
+    keep = ("balanced_accuracy", "roc_auc")
+    return {f"by artist ({result.cv})": {m: result.scores[name][m] for m in keep},
+            f"shuffled ({mixed.cv})": {m: mixed.scores[name][m] for m in keep}}
 
 
 def _out_of_fold(models: dict, X, y, splits, verbose, output):

@@ -317,6 +317,46 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_samples_")
         songs = self._as_songs(X)
         n = int(round(self.duration * self.sr))  # the parameters in force, as the starts
+        starts, policies = self._plan(songs)
+        chunks = chunk_slices(len(songs), effective_n_jobs(self.n_jobs))
+        jobs = (
+            delayed(_windows_of_songs)(songs[c], starts[c], policies[c], n, self.sr,
+                                       self.duration)
+            for c in chunks
+        )
+        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
+        out = np.empty((len(songs), self.n_intervals, n), dtype=np.float32)
+        bar = progress(zip(chunks, parallel(jobs)), total=len(chunks), verbose=self.verbose,
+                       desc="intervals")
+        for c, windows in bar:
+            out[c] = windows
+        return out
+
+    def interval_starts(self, X) -> np.ndarray:
+        """Where each song's windows start, in seconds: the windows :meth:`transform` cuts.
+
+        Parameters
+        ----------
+        X : sequence of paths, sequence of 1-D arrays, or 2-D array
+            Songs, as for :meth:`transform`; files are probed, not decoded.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_songs, n_intervals)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> songs = np.zeros((1, 22050 * 30), dtype="float32")
+        >>> IntervalSampler(strategy="even").fit(songs).interval_starts(songs).round(1)
+        array([[ 3.5, 13.5, 23.5]])
+        """
+        check_is_fitted(self, "n_samples_")
+        return np.asarray(self._plan(self._as_songs(X))[0], dtype=np.float64)
+
+    def _plan(self, songs) -> tuple[list[np.ndarray], list[str]]:
+        """Each song's window starts (s) and short-song policy; every file is probed first."""
+        n = int(round(self.duration * self.sr))
         lengths = self._song_lengths(songs)
         base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         starts, policies = [], []
@@ -335,19 +375,7 @@ class IntervalSampler(TransformerMixin, BaseEstimator):
             starts.append(
                 window_starts(length, self.n_intervals, self.duration, self.strategy, rng)
             )
-        chunks = chunk_slices(len(songs), effective_n_jobs(self.n_jobs))
-        jobs = (
-            delayed(_windows_of_songs)(songs[c], starts[c], policies[c], n, self.sr,
-                                       self.duration)
-            for c in chunks
-        )
-        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
-        out = np.empty((len(songs), self.n_intervals, n), dtype=np.float32)
-        bar = progress(zip(chunks, parallel(jobs)), total=len(chunks), verbose=self.verbose,
-                       desc="intervals")
-        for c, windows in bar:
-            out[c] = windows
-        return out
+        return starts, policies
 
     def _song_lengths(self, songs) -> list[float]:
         """Lengths in seconds; every file is probed and all bad ones reported at once."""

@@ -99,11 +99,23 @@ class PaperCNN(nn.Module):
         -------
         Tensor of shape (batch, n_classes)
         """
+        return F.leaky_relu(self.out(self.dropout(self.features(x))), 0.03)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The dense layer's 500 activations: the layer before the last.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, 1, n_bins, n_frames)
+
+        Returns
+        -------
+        Tensor of shape (batch, 500)
+        """
         x = self._pool(F.leaky_relu(self.conv1(self._same(x)), 0.05))
         x = self._pool(F.leaky_relu(self.conv2(self._same(x)), 0.05))
         x = self.dropout(torch.flatten(x, 1))
-        x = self.dropout(F.leaky_relu(self.dense(x), 0.05))
-        return F.leaky_relu(self.out(x), 0.03)
+        return F.leaky_relu(self.dense(x), 0.05)
 
 
 def _pool2(x: torch.Tensor) -> torch.Tensor:

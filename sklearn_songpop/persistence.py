@@ -204,7 +204,8 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     Loading these files runs no code stored in them: ``settings.json`` holds
     the parameters of the three steps, the classes (or the regressor's target
     scaling) and the input shape; ``weights.pt`` holds the network's tensors,
-    read back with ``torch.load(weights_only=True)``.
+    read back with ``torch.load(weights_only=True)``; ``novelty.npz`` holds
+    the arrays of the novelty score's reference, read back without pickle.
 
     Parameters
     ----------
@@ -231,10 +232,13 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     >>> pipe = pipe.fit(np.stack(songs.waveforms), songs.y)
     >>> folder = save_portable(pipe, tempfile.mkdtemp())
     >>> sorted(p.name for p in folder.iterdir())
-    ['settings.json', 'weights.pt']
+    ['novelty.npz', 'settings.json', 'weights.pt']
     >>> again = load_portable(folder)
     >>> np.allclose(again.predict_proba(np.stack(songs.waveforms)),
     ...             pipe.predict_proba(np.stack(songs.waveforms)), atol=1e-6)
+    True
+    >>> np.array_equal(again[-1].novelty(again[:-1].transform(np.stack(songs.waveforms))),
+    ...                pipe[-1].novelty(pipe[:-1].transform(np.stack(songs.waveforms))))
     True
     """
     import torch
@@ -281,6 +285,9 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     (folder / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
     state = {k: v.detach().cpu() for k, v in clf.module_.state_dict().items()}
     torch.save(state, folder / "weights.pt")
+    reference = getattr(clf, "novelty_reference_", None)
+    if reference is not None:  # arrays only: np.load reads them without pickle
+        np.savez(folder / "novelty.npz", **reference)
     return folder
 
 
@@ -290,7 +297,8 @@ def load_portable(folder: str | os.PathLike):
     Parameters
     ----------
     folder : str or os.PathLike
-        Holding ``settings.json`` and ``weights.pt``.
+        Holding ``settings.json`` and ``weights.pt`` (and ``novelty.npz``
+        when the network kept training songs for its novelty score).
 
     Returns
     -------
@@ -306,6 +314,7 @@ def load_portable(folder: str | os.PathLike):
     import torch
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import Bunch
 
     from sklearn_songpop import nets
     from sklearn_songpop.classifier import SpectrogramCNNClassifier
@@ -349,4 +358,9 @@ def load_portable(folder: str | os.PathLike):
     clf.initialize()
     state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
     clf.module_.load_state_dict(state)
+    clf.novelty_reference_ = None
+    if (folder / "novelty.npz").is_file():
+        with np.load(folder / "novelty.npz", allow_pickle=False) as saved:
+            clf.novelty_reference_ = Bunch(**{k: saved[k] for k in saved.files})
+        clf.novelty_reference_.n_neighbors = int(clf.novelty_reference_.n_neighbors)
     return Pipeline([("intervals", sampler), ("spectrogram", spectrogram), (last, clf)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "plot_explanation",
     "plot_interval_timeline",
     "plot_spectrogram",
     "plot_training_curves",
@@ -157,3 +158,85 @@ def plot_interval_timeline(
         ax.set_ylabel(ylabel)
     ax.legend(loc="upper right")
     return ax
+
+
+def _freq_ticks(ax, freqs: np.ndarray) -> None:
+    """Label about five rows of an image drawn with row indices by their frequency in Hz."""
+    rows = np.linspace(0, len(freqs) - 1, 5).round().astype(int)
+    ax.set_yticks(rows)
+    ax.set_yticklabels([f"{freqs[r]:.0f}" for r in rows])
+
+
+def plot_explanation(explanation, song: int = 0, fig=None, label: str | None = None):
+    """Draw one song's explanation: its interval timeline, then each interval's attributions.
+
+    Each interval's spectrogram is drawn in grey with its attributions over it
+    (red raises the explained output, blue lowers it), seconds from the
+    interval's start across and Hz up.
+
+    Parameters
+    ----------
+    explanation : Bunch
+        From :func:`~sklearn_songpop.explain`.
+    song : int, default=0
+        Row of the song in the explanation.
+    fig : matplotlib Figure, optional
+        Where to draw; a new figure when None.
+    label : str or None, default=None
+        Name of the explained output for the timeline's axis; the explained
+        class by default.
+
+    Returns
+    -------
+    matplotlib Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> rng = np.random.default_rng(0)
+    >>> why = Bunch(attributions=rng.standard_normal((1, 2, 8, 10)),
+    ...             spectrograms=rng.standard_normal((1, 2, 8, 10)),
+    ...             starts=np.array([[0.0, 6.0]]), frequencies=np.linspace(0, 4000, 8),
+    ...             times=np.linspace(0.15, 2.85, 10), duration=3.0, targets=np.array([1]),
+    ...             interval_predictions=np.array([[0.2, 0.4]]), predictions=np.array([0.3]),
+    ...             novelty=np.array([0.5]), method="occlusion")
+    >>> len(plot_explanation(why).axes)  # the timeline, two intervals, the colour bar
+    4
+    """
+    import matplotlib.pyplot as plt
+
+    attr = np.asarray(explanation.attributions[song], dtype=np.float64)
+    spec = np.asarray(explanation.spectrograms[song], dtype=np.float64)
+    k = attr.shape[0]
+    if fig is None:
+        fig = plt.figure(figsize=(3.2 * max(k, 2), 6.0), layout="constrained")
+    grid = fig.add_gridspec(2, k, height_ratios=[1, 1.6])
+    timeline = fig.add_subplot(grid[0, :])
+    if label is None:
+        target = None if explanation.targets is None else explanation.targets[song]
+        label = "value" if target is None else str(target)
+    ylabel = None if explanation.targets is not None else "predicted value"
+    # the intervals' share of the song's output times k is each interval's own output
+    plot_interval_timeline(explanation.starts[song], explanation.interval_predictions[song],
+                           explanation.duration, ax=timeline, label=label, ylabel=ylabel)
+    title = f"{explanation.method}: song output {explanation.predictions[song]:.2f}"
+    if explanation.novelty is not None:
+        title += f", novelty {explanation.novelty[song]:.2f}"
+    timeline.set_title(title)
+    limit = float(np.abs(attr).max()) or 1.0
+    extent = (0.0, explanation.duration, -0.5, attr.shape[1] - 0.5)
+    for j in range(k):
+        ax = fig.add_subplot(grid[1, j])
+        ax.imshow(spec[j], origin="lower", aspect="auto", cmap="gray", extent=extent)
+        overlay = ax.imshow(attr[j], origin="lower", aspect="auto", cmap="RdBu_r",
+                            vmin=-limit, vmax=limit, alpha=0.6, extent=extent)
+        _freq_ticks(ax, np.asarray(explanation.frequencies))
+        ax.set_xlabel("seconds into the interval")
+        ax.set_title(f"from {explanation.starts[song][j]:.1f} s", fontsize=10)
+        if j == 0:
+            ax.set_ylabel("frequency (Hz)")
+        else:
+            ax.tick_params(labelleft=False)
+    fig.colorbar(overlay, ax=fig.axes[1:1 + k], label="attribution", shrink=0.8)
+    return fig

@@ -14,7 +14,6 @@ read anywhere here.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -217,27 +216,9 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
     def _n_outputs(self) -> int:
         return int(self.embedding_dim if self._embedding_output else self.projection_dim)
 
-    @property
-    def _embedding_output(self) -> bool:
-        return getattr(self, "_embedding_mode", False)
-
-    @contextmanager
-    def _embeddings(self):
-        """Make the network give embeddings instead of projections."""
-        self._embedding_mode = True
-        try:
-            yield
-        finally:
-            del self._embedding_mode  # transform leaves the estimator as it found it
-
     def _module_defaults(self) -> dict:
         return {"embedding_dim": int(self.embedding_dim),
                 "projection_dim": int(self.projection_dim)}
-
-    def _forward_module(self, x: torch.Tensor, **fit_params) -> torch.Tensor:
-        if self._embedding_output:
-            return self.module_.embed(x, **fit_params)
-        return self.module_(x, **fit_params)
 
     def _combine_crops(self, outputs: torch.Tensor) -> torch.Tensor:
         """The mean over an interval's crops."""

@@ -29,6 +29,7 @@ from skorch.dataset import get_len, unpack_data
 from skorch.utils import is_dataset, to_tensor
 
 from sklearn_songpop import augment
+from sklearn_songpop._novelty import fit_reference, novelty_scores
 from sklearn_songpop.nets import SongpopCNN
 
 __all__ = ["SongNet", "body_state_from", "resolve_device", "shared_docstring"]
@@ -96,6 +97,12 @@ freeze_epochs : int, default=0
     With ``init_from``, train only the last layer for this many epochs (the
     body's weights and batch-norm statistics stay as they were loaded), then
     everything.
+novelty_songs : int, default=10000
+    Training songs whose embeddings are kept at the end of ``fit`` for
+    :meth:`novelty` (a random subset when there are more); 0 keeps none.
+    The cost is ``novelty_songs * d * 4`` bytes for embeddings of ``d``
+    values: 5 MB for the default network (``d = 128``) at 10,000 songs,
+    whatever the number of training songs.
 verbose : int, default=0
     skorch's epoch table when 1.
 **kwargs
@@ -110,7 +117,11 @@ input_shape_ : tuple of int
 n_features_in_ : int
     Length of the second axis of the ``X`` given to ``fit``.
 module_, criterion_, optimizer_, history_ :
-    skorch's fitted components and training history."""
+    skorch's fitted components and training history.
+novelty_reference_ : Bunch or None
+    What :meth:`novelty` compares with: the standardised embeddings of (up
+    to ``novelty_songs``) training songs and their own distances to their
+    nearest neighbours; None with ``novelty_songs=0``."""
 
 
 def _drop_entries(section: str, names: tuple[str, ...]) -> str:
@@ -280,7 +291,7 @@ class SongNet:
         Loss on the output of each interval.
     optimizer, lr, max_epochs, batch_size, train_split, callbacks, input_shape, \
 random_state, fast_path, device, crop_frames, freq_mask, time_mask, n_masks, \
-gain_db, mixup, init_from, freeze_epochs, verbose, **kwargs
+gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         As documented in :data:`SHARED_PARAMETERS_DOC` and the subclasses.
 
     Examples
@@ -313,6 +324,7 @@ gain_db, mixup, init_from, freeze_epochs, verbose, **kwargs
         mixup: float = 0.0,
         init_from=None,
         freeze_epochs: int = 0,
+        novelty_songs: int = 10_000,
         verbose: int = 0,
         **kwargs,
     ) -> None:
@@ -340,6 +352,7 @@ gain_db, mixup, init_from, freeze_epochs, verbose, **kwargs
         self.mixup = mixup
         self.init_from = init_from
         self.freeze_epochs = freeze_epochs
+        self.novelty_songs = novelty_songs
 
     # ------------------------------------------------------------------ what subclasses say
     def _check_y(self, y, n: int, reset: bool):
@@ -470,8 +483,34 @@ gain_db, mixup, init_from, freeze_epochs, verbose, **kwargs
         return logits.float().reshape(*lead, -1)
 
     def _forward_module(self, x: torch.Tensor, **fit_params) -> torch.Tensor:
-        """The module's output for a batch of single spectrograms ``(batch, 1, F, T)``."""
-        return self.module_(x, **fit_params)
+        """The module's output for a batch of single spectrograms ``(batch, 1, F, T)``.
+
+        Inside :meth:`_embeddings`, the embedding before the last layer: the
+        module's ``embed``, or else its ``features``.
+        """
+        if not self._embedding_output:
+            return self.module_(x, **fit_params)
+        embed = getattr(self.module_, "embed", None) or getattr(self.module_, "features", None)
+        if embed is None:
+            raise TypeError(
+                f"{type(self.module_).__name__} has no embed(x) or features(x) method, so "
+                "there is no embedding to measure novelty on; give the module one that "
+                "returns the layer before its last"
+            )
+        return embed(x, **fit_params)
+
+    @property
+    def _embedding_output(self) -> bool:
+        return getattr(self, "_embedding_mode", False)
+
+    @contextmanager
+    def _embeddings(self):
+        """Make the network give embeddings instead of its outputs."""
+        self._embedding_mode = True
+        try:
+            yield
+        finally:
+            del self._embedding_mode  # leaves the estimator as it found it
 
     # ------------------------------------------------------------------ a frozen body
     def _body_frozen(self) -> bool:
@@ -508,7 +547,8 @@ gain_db, mixup, init_from, freeze_epochs, verbose, **kwargs
         if self.module_.training or self.crop_frames is None:
             return self._logits(x, **fit_params)
         crops = augment.tile_crops(x, int(self.crop_frames))
-        return self._combine_crops(self._logits(crops, **fit_params))
+        outputs = self._logits(crops, **fit_params)
+        return outputs.mean(dim=2) if self._embedding_output else self._combine_crops(outputs)
 
     def augment_batch(self, x: torch.Tensor, y: torch.Tensor):
         """The random crop and the augmentations of one training batch.
@@ -663,6 +703,9 @@ gain_db, mixup, init_from, freeze_epochs, verbose, **kwargs
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0 (0 turns it off), got {value!r}")
+        keep = self.novelty_songs
+        if isinstance(keep, bool) or not isinstance(keep, Integral) or keep < 0:
+            raise ValueError(f"novelty_songs must be an integer >= 0 (0 keeps none), got {keep!r}")
         freeze = self.freeze_epochs
         if isinstance(freeze, bool) or not isinstance(freeze, Integral) or freeze < 0:
             raise ValueError(f"freeze_epochs must be an integer >= 0, got {freeze!r}")
@@ -679,7 +722,56 @@ gain_db, mixup, init_from, freeze_epochs, verbose, **kwargs
             if initialize:
                 self.initialize()
             NeuralNet.partial_fit(self, X, y_fit, **fit_params)
+            # inside the seed: the data loader draws from torch's generator
+            self._keep_novelty_reference(X)
         return self
+
+    def _keep_novelty_reference(self, X) -> None:
+        """Embed (up to ``novelty_songs``) training songs for :meth:`novelty`."""
+        keep = int(self.novelty_songs)
+        if keep == 0 or is_dataset(X):
+            self.novelty_reference_ = None
+            return
+        n = get_len(X)
+        if n > keep:  # a random subset bounds the memory, whatever the number of songs
+            X = X[np.sort(check_random_state(self.random_state).choice(n, keep, False))]
+        self.novelty_reference_ = fit_reference(self._song_embeddings(X))
+
+    def _song_embeddings(self, X) -> np.ndarray:
+        """Each song's embedding: the mean over its intervals (and their crops)."""
+        with self._embeddings():
+            return np.asarray(self._interval_outputs(X), dtype=np.float32).mean(axis=1)
+
+    def novelty(self, X) -> np.ndarray:
+        """How unlike the training songs each song is, as a percentile.
+
+        A song's embedding (the network's layer before the last, averaged
+        over its intervals) is compared with those of the training songs kept
+        at fit time (``novelty_songs``): the mean distance to its five
+        nearest, after standardising each dimension, against the same
+        distance of every kept training song to its five nearest others.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_songs, k, n_bins, n_frames)
+
+        Returns
+        -------
+        ndarray of shape (n_songs,), in [0, 1]
+            The share of training songs that lie closer to their neighbours:
+            0.99 reads "further out than 99% of what the model learned
+            from". A training song scores low; noise or another genre high.
+            NaN when fewer than two training songs were kept.
+        """
+        self.check_is_fitted()
+        reference = getattr(self, "novelty_reference_", None)
+        if reference is None:
+            raise ValueError(
+                f"{type(self).__name__} kept no training songs to compare with: it was "
+                "fitted with novelty_songs=0 or from a skorch Dataset; fit it again with "
+                "novelty_songs > 0"
+            )
+        return novelty_scores(reference, self._song_embeddings(X))
 
     def fit(self, X, y, **fit_params):
         """Train the network on every interval of every song, from scratch.

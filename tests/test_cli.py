@@ -12,6 +12,7 @@ import soundfile as sf
 
 from sklearn_songpop._write import write_audio
 from sklearn_songpop.datasets import make_songs, write_songs
+from tests._html import assert_tables_match, read_report
 
 
 def songpop(*args, cwd=None):
@@ -69,6 +70,51 @@ def test_evaluate_writes_report(corpus, tmp_path):
     run = songpop("evaluate", "--manifest", corpus, "--cv", "3", "--out", tmp_path)
     assert run.returncode == 0, run.stderr
     assert "majority class" in run.stdout and (tmp_path / "report.json").is_file()
+    summary = json.loads((tmp_path / "report.json").read_text())
+    report = read_report(tmp_path / "report.html")
+    assert_tables_match(report, summary["scores"])
+    assert_tables_match(report, summary["leak_comparison"], table="leak")
+    assert len(report.images) == 4  # confusion matrices, ROC, PR, training curves
+
+
+def test_predict_adds_novelty(model, corpus, tmp_path):
+    files = sorted(corpus.parent.glob("song_000[0-1].*"))
+    noise = tmp_path / "noise.wav"
+    sf.write(noise, np.random.default_rng(0).standard_normal(22050 * 8) * 0.3, 22050)
+    run = songpop("predict", "--model", model, *files, noise)
+    assert run.returncode == 0, run.stderr
+    rows = {r["song"]: float(r["novelty"]) for r in csv.DictReader(io.StringIO(run.stdout))}
+    assert rows[str(noise)] == 1.0 and max(rows[str(f)] for f in files) < 1.0
+    warnings = [line for line in run.stderr.splitlines() if "novelty" in line]
+    assert len(warnings) == 1 and "noise.wav" in warnings[0]
+
+
+def test_explain_writes_a_report(model, corpus, tmp_path):
+    files = sorted(corpus.parent.glob("song_000[0-1].*"))
+    run = songpop("explain", "--model", model, *files, "--out", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "strongest cell at" in run.stdout
+    summary = json.loads((tmp_path / "explain.json").read_text())
+    assert [s["song"] for s in summary["songs"]] == [str(f) for f in files]
+    assert all(len(s["interval_starts_s"]) == 3 for s in summary["songs"])
+    assert len(read_report(tmp_path / "report.html").images) == 2
+
+
+def test_explain_errors_are_one_line(model, corpus, tmp_path):
+    missing = songpop("explain", "--model", model, tmp_path / "nope.mp3", "--out", tmp_path)
+    assert missing.returncode == 1 and missing.stderr.strip().count("\n") == 0
+    assert "nope.mp3" in missing.stderr and "file not found" in missing.stderr
+    import joblib
+
+    from sklearn_songpop import IntervalSampler, make_baselines
+
+    baseline = make_baselines(IntervalSampler(), random_state=0)["log-mel band statistics"]
+    baseline.fit(np.random.default_rng(0).standard_normal((6, 22050 * 4)), [0, 1] * 3)
+    joblib.dump(baseline, tmp_path / "baseline.joblib")
+    song = sorted(corpus.parent.glob("song_0000.*"))[0]
+    flat = songpop("explain", "--model", tmp_path / "baseline.joblib", song, "--out", tmp_path)
+    assert flat.returncode == 1 and flat.stderr.strip().count("\n") == 0
+    assert "LogisticRegression" in flat.stderr and "Traceback" not in flat.stderr
 
 
 def test_errors_are_one_line_and_nonzero(model, tmp_path):
@@ -96,6 +142,12 @@ def test_demo_end_to_end(tmp_path):
     for name in ("report.txt", "report.json", "model.joblib", "roc.png",
                  "interval_timeline.png", "training_curves.png"):
         assert (tmp_path / "out" / name).is_file()
+    summary = json.loads((tmp_path / "out" / "report.json").read_text())
+    report = read_report(tmp_path / "out" / "report.html")
+    assert_tables_match(report, summary["scores"])
+    assert_tables_match(report, summary["leak_comparison"], table="leak")
+    assert len(report.images) >= 7  # six figures and the explained song
+    assert out["report"] == str(tmp_path / "out" / "report.html")
     text = (tmp_path / "out" / "report.txt").read_text()
     assert "majority class" in text and "Why group by artist" in text
     assert set(out["result"].scores) == {"default preset", "majority class",
@@ -196,7 +248,8 @@ def test_continuous_labels_train_a_regressor_that_predicts_values(numbers, tmp_p
     run = songpop("predict", "--model", out, *files, "--intervals")
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(io.StringIO(run.stdout)))
-    assert list(rows[0]) == ["song", "predicted", "interval_0", "interval_1", "interval_2"]
+    assert list(rows[0]) == ["song", "predicted", "novelty", "interval_0", "interval_1",
+                             "interval_2"]
     for r in rows:
         values = [float(r[f"interval_{j}"]) for j in range(3)]
         assert float(r["predicted"]) == pytest.approx(np.mean(values), abs=1e-3)

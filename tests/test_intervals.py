@@ -26,6 +26,18 @@ def test_windows_are_slices_of_the_song():
         np.testing.assert_array_equal(row, song[a:a + 3 * SR])
 
 
+@pytest.mark.parametrize("strategy", ["thirds", "random", "even"])
+def test_interval_starts_are_where_the_windows_come_from(strategy):
+    songs = [chirp(12.0), chirp(9.5)[::-1].copy()]
+    sampler = IntervalSampler(strategy=strategy, random_state=3).fit(songs)
+    starts = sampler.interval_starts(songs)
+    assert starts.shape == (2, 3)
+    for song, windows, song_starts in zip(songs, sampler.transform(songs), starts):
+        for row, start in zip(windows, song_starts):
+            a = int(round(start * SR))
+            np.testing.assert_array_equal(row, song[a:a + 3 * SR])
+
+
 @pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3", "m4a"])
 def test_file_windows_match_full_decode(audio_files, ext):
     full = load_audio(audio_files[ext], sr=SR)

@@ -110,6 +110,13 @@ def test_fit_transform_shapes_and_names(encoder, spectrograms):
     assert not hasattr(encoder, "predict_proba") and not hasattr(encoder, "predict")
 
 
+def test_encoder_novelty_uses_its_embeddings(encoder, spectrograms):
+    assert encoder.novelty_reference_.embeddings.shape == (16, 8)
+    seen = encoder.novelty(spectrograms)
+    far = encoder.novelty(spectrograms * 50.0 + 30.0)
+    assert seen.shape == (16,) and seen.mean() < far.mean() and (far == 1.0).all()
+
+
 def test_same_seed_same_embeddings_other_seed_other(spectrograms, encoder):
     again = clone(encoder).fit(spectrograms)
     np.testing.assert_array_equal(again.transform(spectrograms), encoder.transform(spectrograms))

@@ -105,12 +105,14 @@ def test_portable_round_trip(small_songs, tmp_path, preset):
     params = dict(QUICK) if preset == "default" else {"classifier__max_epochs": 1}
     pipe = make_songpop_pipeline(preset, random_state=0, **params).fit(X, y)
     save_portable(pipe, tmp_path / "model")
-    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["settings.json",
-                                                                       "weights.pt"]
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "novelty.npz", "settings.json", "weights.pt"]
     loaded = load_portable(tmp_path / "model")
     np.testing.assert_allclose(loaded.predict_proba(X), pipe.predict_proba(X), rtol=1e-5,
                                atol=1e-6)
     assert loaded.predict(X).tolist() == pipe.predict(X).tolist()
+    S = pipe[:-1].transform(X)  # the paper net's novelty too (its dense layer's 500 values)
+    np.testing.assert_allclose(loaded[-1].novelty(S), pipe[-1].novelty(S))
 
 
 def test_portable_rejects_foreign_files(tmp_path):

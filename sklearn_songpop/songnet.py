@@ -29,6 +29,7 @@ from skorch.dataset import get_len, unpack_data
 from skorch.utils import is_dataset, to_tensor
 
 from sklearn_songpop import augment
+from sklearn_songpop._device import resolve_device
 from sklearn_songpop._novelty import fit_reference, novelty_scores
 from sklearn_songpop.nets import SongpopCNN
 
@@ -164,31 +165,6 @@ def shared_docstring(doc: str, own: tuple[str, ...] = ()) -> str:
     shared = _drop_entries(SHARED_PARAMETERS_DOC, own)
     return (doc.replace("    {shared}", textwrap.indent(shared, "    "))
             .replace("    {shared_attributes}", textwrap.indent(SHARED_ATTRIBUTES_DOC, "    ")))
-
-
-def resolve_device(device: str | torch.device | None) -> str:
-    """Turn ``"auto"`` into ``"cuda"`` where a GPU is present, else ``"cpu"``.
-
-    Parameters
-    ----------
-    device : str, torch.device or None
-        ``"auto"``, or any device torch accepts.
-
-    Returns
-    -------
-    str
-        A device string torch accepts.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    if device is None:
-        return "cpu"
-    if str(device) == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
 
 
 def body_state_from(source) -> dict[str, torch.Tensor]:
@@ -760,7 +736,8 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         ndarray of shape (n_songs,), in [0, 1]
             The share of training songs that lie closer to their neighbours:
             0.99 reads "further out than 99% of what the model learned
-            from". A training song scores low; noise or another genre high.
+            from". Training songs score low (an odd one out among them
+            less so); noise or another genre high.
             NaN when fewer than two training songs were kept.
         """
         self.check_is_fitted()

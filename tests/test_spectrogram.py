@@ -103,3 +103,45 @@ def test_frequencies(clips):
     tr = SpectrogramTransformer(n_mels=40).fit(clips)
     f = tr.frequencies()
     assert f.shape == (40,) and np.all(np.diff(f) > 0) and f[-1] == pytest.approx(SR / 2)
+
+
+@pytest.mark.parametrize("n_mels", [128, 40, 7])
+def test_banded_mel_product_equals_the_dense_one(n_mels):
+    import torch
+
+    tr = SpectrogramTransformer(n_mels=n_mels).fit(np.zeros((1, SR), np.float32))
+    basis = tr.mel_basis_
+    # the blocks cover every non-zero weight, in band order
+    covered = np.zeros_like(basis, dtype=bool)
+    row = 0
+    for f0, f1, weights in tr.mel_blocks_:
+        np.testing.assert_array_equal(weights, basis[row:row + len(weights), f0:f1])
+        covered[row:row + len(weights), f0:f1] = True
+        row += len(weights)
+    assert row == n_mels and not basis[~covered].any()
+    power = torch.rand(3, basis.shape[1], 20)
+    expected = torch.matmul(torch.from_numpy(basis), power)
+    torch.testing.assert_close(tr._mel(power), expected, rtol=1e-5, atol=1e-6)
+    assert sum(w.size for _, _, w in tr.mel_blocks_) < basis.size / (4 if n_mels == 128 else 1)
+
+
+def test_device_parameter(clips):
+    import torch
+
+    cpu = SpectrogramTransformer().fit_transform(clips)
+    auto = SpectrogramTransformer(device="auto").fit_transform(clips)
+    np.testing.assert_allclose(auto, cpu, atol=1e-3)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            SpectrogramTransformer(device="cuda").fit(clips)
+    with pytest.raises(ValueError, match="not a torch device"):
+        SpectrogramTransformer(device="abacus").fit(clips)
+
+
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()",
+                    reason="needs a CUDA GPU; this machine has none")
+@pytest.mark.parametrize("kind", ["mel", "stft", "paper"])
+def test_gpu_equals_cpu(clips, kind):
+    cpu = SpectrogramTransformer(kind=kind).fit_transform(clips)
+    gpu = SpectrogramTransformer(kind=kind, device="cuda").fit_transform(clips)
+    np.testing.assert_allclose(gpu, cpu, atol=1e-3)

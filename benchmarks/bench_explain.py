@@ -37,7 +37,14 @@ METHODS = {  # label: (method, patch)
 }
 
 
-def _cue_set():
+def cue_set():
+    """100 generated songs with random labels; every "popular" one carries a steady tone.
+
+    Returns
+    -------
+    X : ndarray of shape (100, samples), y : ndarray of shape (100,), test : boolean mask
+        The waveforms, the labels, and the songs of the four held-out artists.
+    """
     from sklearn_songpop import make_songs
 
     songs = make_songs(n_songs=100, n_artists=20, duration=12.0, random_state=3)
@@ -52,7 +59,7 @@ def _cue_set():
 def _faithfulness(quick: bool) -> tuple[list[list], object]:
     from sklearn_songpop import explain, make_songpop_pipeline
 
-    X, y, test = _cue_set()
+    X, y, test = cue_set()
     cue_songs = X[test & (y == 1)]
     ratios = {label: [] for label in METHODS}
     pipe = None

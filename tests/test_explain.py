@@ -6,6 +6,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 
+from benchmarks.bench_explain import CUE_HZ, cue_set
 from sklearn_songpop import (
     IntervalSampler,
     SpectrogramCNNClassifier,
@@ -18,18 +19,11 @@ from sklearn_songpop import (
     save_portable,
 )
 
-CUE_HZ = 1000.0
-
 
 @pytest.fixture(scope="module")
 def cue():
     """Random labels; every "popular" song carries a steady 1 kHz tone, the only thing to learn."""
-    songs = make_songs(n_songs=100, n_artists=20, duration=12.0, random_state=3)
-    y = (np.random.default_rng(0).random(100) < 0.5).astype(int)
-    X = np.stack(songs.waveforms).astype(np.float32)
-    t = np.arange(X.shape[1]) / songs.sr
-    X[y == 1] += (0.05 * np.sin(2 * np.pi * CUE_HZ * t)).astype(np.float32)
-    test = np.isin(songs.groups, np.unique(songs.groups)[:4])  # four artists held out
+    X, y, test = cue_set()  # the explain benchmark's set; four artists held out
     pipe = make_songpop_pipeline("default", random_state=0, classifier__max_epochs=15)
     pipe.fit(X[~test], y[~test])
     return pipe, X[test], y[test], X[~test]

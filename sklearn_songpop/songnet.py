@@ -705,7 +705,8 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
     def _keep_novelty_reference(self, X) -> None:
         """Embed (up to ``novelty_songs``) training songs for :meth:`novelty`."""
         keep = int(self.novelty_songs)
-        if keep == 0 or is_dataset(X):
+        embeds = any(hasattr(self.module_, name) for name in ("embed", "features"))
+        if keep == 0 or is_dataset(X) or not embeds:
             self.novelty_reference_ = None
             return
         n = get_len(X)
@@ -745,8 +746,8 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         if reference is None:
             raise ValueError(
                 f"{type(self).__name__} kept no training songs to compare with: it was "
-                "fitted with novelty_songs=0 or from a skorch Dataset; fit it again with "
-                "novelty_songs > 0"
+                "fitted with novelty_songs=0, from a skorch Dataset, or with a module that "
+                "has no embed(x) or features(x) method giving the layer before its last"
             )
         return novelty_scores(reference, self._song_embeddings(X))
 

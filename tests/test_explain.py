@@ -159,6 +159,24 @@ def test_novelty_reference_is_bounded_and_optional():
         SpectrogramCNNClassifier().novelty(X)
 
 
+def test_a_module_without_an_embedding_still_fits():
+    import torch
+
+    class Tiny(torch.nn.Module):
+        def __init__(self, n_classes=2):
+            super().__init__()
+            self.out = torch.nn.Linear(16 * 16, n_classes)
+
+        def forward(self, x):
+            return self.out(x.flatten(1))
+
+    X = np.random.default_rng(0).standard_normal((8, 2, 16, 16)).astype(np.float32)
+    clf = SpectrogramCNNClassifier(Tiny, max_epochs=1, random_state=0).fit(X, [0, 1] * 4)
+    assert clf.novelty_reference_ is None and clf.predict(X).shape == (8,)
+    with pytest.raises(ValueError, match="no embed"):
+        clf.novelty(X)
+
+
 def test_novelty_survives_saving(cue, tmp_path):
     pipe, X_test, _, _ = cue
     expected = pipe[-1].novelty(pipe[:-1].transform(X_test[:3]))

@@ -47,6 +47,7 @@ from sklearn_songpop.regressor import SpectrogramCNNRegressor
 from sklearn_songpop.report import render_report, write_report
 from sklearn_songpop.similar import SongNeighbors
 from sklearn_songpop.spectrogram import SpectrogramTransformer
+from sklearn_songpop.store import FeatureStore, write_features
 from sklearn_songpop.training import (
     CosineSchedule,
     SongEarlyStopping,
@@ -65,6 +66,7 @@ __all__ = [
     "ContrastiveNet",
     "CosineSchedule",
     "EvaluationResult",
+    "FeatureStore",
     "IntervalSampler",
     "PaperCNN",
     "RegressionResult",
@@ -103,6 +105,7 @@ __all__ = [
     "song_roc_auc",
     "song_spearman",
     "window_starts",
+    "write_features",
     "write_report",
     "write_songs",
 ]

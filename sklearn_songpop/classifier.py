@@ -23,6 +23,7 @@ from skorch.dataset import get_len
 
 from sklearn_songpop.nets import SongpopCNN
 from sklearn_songpop.songnet import SongNet, resolve_device, shared_docstring
+from sklearn_songpop.store import StoreDataset
 from sklearn_songpop.training import song_roc_auc
 
 __all__ = ["SpectrogramCNNClassifier", "resolve_device"]
@@ -209,7 +210,9 @@ class SpectrogramCNNClassifier(SongNet, NeuralNetClassifier):
         self._check_training_params()
         first = not hasattr(self, "input_shape_")
         X = self._check_X(X, reset=first)
-        y_enc = self._check_y(y, get_len(X), reset=first, classes=classes)
+        y_enc = self._check_y(self._targets_of(X, y), get_len(X), reset=first, classes=classes)
+        if isinstance(X, StoreDataset):
+            X.y = y_enc
         return self._train(X, y_enc, initialize=False, **fit_params)
 
     def predict_interval_proba(self, X) -> np.ndarray:

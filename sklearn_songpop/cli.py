@@ -141,6 +141,11 @@ def _pipeline(args, task: str, verbose: int):
 def cmd_train(args) -> int:
     from sklearn_songpop.songnet import SongNet
 
+    if bool(args.manifest) == bool(args.features):
+        raise CLIError("give the songs as --manifest, or their spectrograms as --features "
+                       "(a store from songpop features), not both")
+    if args.features:
+        return _train_from_store(args)
     paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("training needs labels: give --manifest with a label column")
@@ -171,6 +176,35 @@ def cmd_train(args) -> int:
         from sklearn_songpop.persistence import save_portable
 
         save_portable(pipe, args.portable)
+        print(f"portable copy (settings.json and weights.pt, no pickle) in {args.portable}")
+    return 0
+
+
+def _train_from_store(args) -> int:
+    """The preset's network trained on a feature store, saved behind the store's front end."""
+    from sklearn_songpop.store import FeatureStore
+
+    if args.encoder or args.cv:
+        raise CLIError("--features trains the preset's network from the store; --encoder and "
+                       "--cv need the songs (--manifest)")
+    store = FeatureStore(args.features)
+    if store.y is None:
+        raise CLIError(f"{args.features}: the store holds no labels (write it from a "
+                       "manifest with a label column)")
+    task, y = _task(args.task, store.y[store.rows])
+    pipe = _pipeline(args, task, verbose=0)
+    store.check_front_end(pipe[:-1])
+    net = pipe.steps[-1][1].set_params(verbose=1)
+    t0 = time.perf_counter()
+    net.fit(store, y)
+    model = store.pipeline(net)
+    _save_model(model, args.out)
+    print(f"trained a {task} model on {len(y)} songs of {args.features} in "
+          f"{time.perf_counter() - t0:.1f} s; model saved to {args.out}")
+    if args.portable:
+        from sklearn_songpop.persistence import save_portable
+
+        save_portable(model, args.portable)
         print(f"portable copy (settings.json and weights.pt, no pickle) in {args.portable}")
     return 0
 
@@ -423,6 +457,24 @@ def _training_figure(result, folder) -> list[str]:
     return []
 
 
+def cmd_features(args) -> int:
+    from sklearn_songpop.store import write_features
+
+    paths, y, groups = _songs_from(args)
+    front = _pipeline(args, "classification", verbose=0)[:-1]
+    if "spectrogram" in front.named_steps:
+        front.set_params(spectrogram__device=args.device)
+    store = write_features(paths, args.out, front, y=y, groups=groups,
+                           chunk_songs=args.chunk_songs, on_error=args.on_error,
+                           verbose=int(args.verbose) or int(sys.stderr.isatty()))
+    failures = store.failures
+    for path, reason in failures.items():
+        print(f"songpop: skipped {path}: {reason}", file=sys.stderr)
+    print(f"{len(store) - len(failures)} songs written to {args.out} "
+          f"(spectrograms {store.shape[1:]}, {len(failures)} failed)")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from sklearn_songpop.demo import run_demo
 
@@ -478,8 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-state", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="fit a pipeline on a manifest and save it")
-    manifest_args(p, required=True)
+    p = sub.add_parser("train", help="fit a pipeline on a manifest (or a feature store) and "
+                       "save it")
+    manifest_args(p)
+    p.add_argument("--features", metavar="STORE", help="train on the spectrograms of a "
+                   "store made by songpop features instead of decoding the songs (the "
+                   "store's labels; its settings must be the preset's)")
     p.add_argument("--preset", choices=["default", "paper"], default="default")
     p.add_argument("--out", required=True, help="model file (.joblib)")
     p.add_argument("--cv", type=int, default=0, help="also cross-validate with this many folds")
@@ -553,6 +609,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test years of the forward-in-time evaluation")
     model_args(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("features", help="decode songs and write their spectrograms to an "
+                       "on-disk store, chunk by chunk (run it again to finish a killed run)")
+    manifest_args(p, required=True)
+    p.add_argument("--preset", choices=["default", "paper"], default="default")
+    p.add_argument("--out", required=True, help="the store's folder (Zarr)")
+    p.add_argument("--chunk-songs", type=int, default=64,
+                   help="songs per chunk: what memory holds at once")
+    p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
+                   help="a song that fails to decode: stop, or skip it and list it")
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                   help="a front-end parameter (repeatable): --set spectrogram__n_mels=96")
+    p.add_argument("--device", default="auto", help=_DEVICE_HELP)
+    p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("scan", help="probe every file and decode its last second; exit "
                                     "status 1 when any is bad")

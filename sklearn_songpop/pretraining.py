@@ -213,6 +213,10 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         """Labels are not read: the encoder learns from the audio alone."""
         return None
 
+    def _targets_of(self, X, y):
+        """No labels, not even a store's."""
+        return None
+
     def _n_outputs(self) -> int:
         return int(self.embedding_dim if self._embedding_output else self.projection_dim)
 

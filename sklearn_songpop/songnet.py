@@ -32,6 +32,7 @@ from sklearn_songpop import augment
 from sklearn_songpop._device import resolve_device
 from sklearn_songpop._novelty import fit_reference, novelty_scores
 from sklearn_songpop.nets import SongpopCNN
+from sklearn_songpop.store import ChunkShuffleSampler, FeatureStore, StoreDataset
 
 __all__ = ["SongNet", "body_state_from", "resolve_device", "shared_docstring"]
 
@@ -235,6 +236,22 @@ def body_state_from(source) -> dict[str, torch.Tensor]:
             f"({type(module).__name__}) has no body to copy"
         )
     return {k: v.detach().cpu().clone() for k, v in module.body_state_dict().items()}
+
+
+def _base(dataset):
+    """The dataset under a (possibly nested) torch Subset."""
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset = dataset.dataset
+    return dataset
+
+
+def _store_rows(dataset) -> np.ndarray | None:
+    """The store row of each item of a StoreDataset (or a Subset of one); None otherwise."""
+    indices = np.arange(len(dataset))
+    while isinstance(dataset, torch.utils.data.Subset):
+        indices = np.asarray(dataset.indices)[indices]
+        dataset = dataset.dataset
+    return dataset.rows[indices] if isinstance(dataset, StoreDataset) else None
 
 
 def _bf16_supported() -> bool:
@@ -445,6 +462,11 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         kwargs.setdefault("batch_size", self.batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
+        rows = _store_rows(dataset)
+        if rows is not None and kwargs["shuffle"] and "sampler" not in kwargs:
+            # a few chunks at a time, so that each chunk of the store is read once an epoch
+            kwargs["shuffle"] = False
+            kwargs["sampler"] = ChunkShuffleSampler(rows, _base(dataset).store.chunk_songs)
         return self.iterator_train(dataset, **kwargs)
 
     def _logits(self, x: torch.Tensor, **fit_params) -> torch.Tensor:
@@ -608,7 +630,9 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
 
     # ------------------------------------------------------------------ validation
     def _check_X(self, X, reset: bool):
-        """X as float (n, k, n_bins, n_frames); datasets pass through for skorch."""
+        """X as float (n, k, n_bins, n_frames); a store as a dataset; datasets pass through."""
+        if isinstance(X, FeatureStore):
+            return self._store_dataset(X, reset)
         if is_dataset(X):
             return X
         if isinstance(X, torch.Tensor):
@@ -662,6 +686,34 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
                 )
         return X
 
+    def _store_dataset(self, store: FeatureStore, reset: bool) -> StoreDataset:
+        """A complete store's written songs as a dataset; its shape checked or learned."""
+        shape = tuple(store.shape[1:])
+        if reset:
+            if len(store.rows) < 2:
+                raise ValueError(f"{store.path}: {len(store.rows)} written song(s); training "
+                                 "needs at least 2")
+            self.n_features_in_ = shape[0]
+            self.input_shape_ = shape
+        elif getattr(self, "input_shape_", None) is not None \
+                and shape[1:] != tuple(self.input_shape_[1:]):
+            raise ValueError(
+                f"{store.path} holds spectrograms of shape {shape[1:]} (n_bins, n_frames), but "
+                f"{type(self).__name__} was fitted on {tuple(self.input_shape_[1:])}"
+            )
+        return StoreDataset(store)
+
+    def _targets_of(self, X, y):
+        """``y``, or a store's own labels (of its written songs) when ``y`` is None."""
+        if not isinstance(X, StoreDataset):
+            return y
+        if y is None:
+            y = X.store.y
+            if y is None:
+                raise ValueError(f"{X.store.path}: the store holds no labels; pass y")
+            return np.asarray(y)[X.rows]
+        return y
+
     def _check_training_params(self) -> None:
         """Clear errors for bad values of the recipe's own parameters."""
         crop = self.crop_frames
@@ -706,12 +758,13 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         """Embed (up to ``novelty_songs``) training songs for :meth:`novelty`."""
         keep = int(self.novelty_songs)
         embeds = any(hasattr(self.module_, name) for name in ("embed", "features"))
-        if keep == 0 or is_dataset(X) or not embeds:
+        if keep == 0 or (is_dataset(X) and not isinstance(X, StoreDataset)) or not embeds:
             self.novelty_reference_ = None
             return
         n = get_len(X)
         if n > keep:  # a random subset bounds the memory, whatever the number of songs
-            X = X[np.sort(check_random_state(self.random_state).choice(n, keep, False))]
+            rows = np.sort(check_random_state(self.random_state).choice(n, keep, False))
+            X = torch.utils.data.Subset(X, rows) if is_dataset(X) else X[rows]
         self.novelty_reference_ = fit_reference(self._song_embeddings(X))
 
     def _song_embeddings(self, X) -> np.ndarray:
@@ -751,15 +804,18 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
             )
         return novelty_scores(reference, self._song_embeddings(X))
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y=None, **fit_params):
         """Train the network on every interval of every song, from scratch.
 
         Parameters
         ----------
-        X : array-like of shape (n_songs, k, n_bins, n_frames)
-            Also ``(n_songs, n_bins, n_frames)`` (k = 1) or 2-D (see ``input_shape``).
-        y : array-like of shape (n_songs,)
-            The songs' targets.
+        X : array-like of shape (n_songs, k, n_bins, n_frames), or FeatureStore
+            Also ``(n_songs, n_bins, n_frames)`` (k = 1) or 2-D (see
+            ``input_shape``). A complete :class:`~sklearn_songpop.FeatureStore`
+            is read a few chunks at a time, never whole; its failed songs are
+            left out.
+        y : array-like of shape (n_songs,), or None
+            The songs' targets; None takes a store's own labels.
         **fit_params
             Passed to skorch (the train split and the module's ``forward``).
 
@@ -769,7 +825,9 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         """
         self._check_training_params()
         X = self._check_X(X, reset=True)
-        y_fit = self._check_y(y, get_len(X), reset=True)
+        y_fit = self._check_y(self._targets_of(X, y), get_len(X), reset=True)
+        if isinstance(X, StoreDataset):
+            X.y = y_fit
         return self._train(X, y_fit, initialize=not self.warm_start or not self.initialized_,
                            **fit_params)
 
@@ -793,7 +851,9 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         self._check_training_params()
         first = not hasattr(self, "input_shape_")
         X = self._check_X(X, reset=first)
-        y_fit = self._check_y(y, get_len(X), reset=first)
+        y_fit = self._check_y(self._targets_of(X, y), get_len(X), reset=first)
+        if isinstance(X, StoreDataset):
+            X.y = y_fit
         return self._train(X, y_fit, initialize=False, **fit_params)
 
     def _interval_outputs(self, X) -> np.ndarray:

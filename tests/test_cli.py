@@ -376,3 +376,51 @@ def test_predict_help_has_no_training_options():
     text = songpop("predict", "--help").stdout
     assert "--group-column" not in text and "--label-column" not in text
     assert text.count("Load only models you made or trust") == 1
+
+
+def test_features_writes_a_store_and_lists_bad_songs(corpus, tmp_path):
+    pytest.importorskip("zarr", minversion="3")
+    from sklearn_songpop.store import FeatureStore
+
+    lines = corpus.read_text().splitlines()
+    (tmp_path / "broken.mp3").write_bytes(b"\x00" * 64)
+    manifest = tmp_path / "m.csv"
+    head, *rows = lines
+    rows = [",".join([str(corpus.parent / r.split(",")[0]), *r.split(",")[1:]]) for r in rows]
+    manifest.write_text("\n".join([head, *rows[:4], f"{tmp_path / 'broken.mp3'},1,a0"]) + "\n")
+    out = tmp_path / "store.zarr"
+    stop = songpop("features", "--manifest", manifest, "--out", out, "--chunk-songs", "2")
+    assert stop.returncode == 1 and stop.stderr.strip().count("\n") == 0
+    assert "broken.mp3" in stop.stderr
+    run = songpop("features", "--manifest", manifest, "--out", out, "--chunk-songs", "2",
+                  "--on-error", "skip", "--set", "spectrogram__n_mels=32")
+    assert run.returncode == 1 and "other front-end settings" in run.stderr
+    run = songpop("features", "--manifest", manifest, "--out", out, "--chunk-songs", "2",
+                  "--on-error", "skip")
+    assert run.returncode == 0, run.stderr
+    assert "4 songs written" in run.stdout and "skipped" in run.stderr
+    store = FeatureStore(out)
+    assert store.status.tolist() == [1, 1, 1, 1, 2] and store.shape[2] == 64
+    assert store.y is not None and store.groups is not None
+
+
+def test_train_from_a_store_predicts_files(corpus, tmp_path):
+    pytest.importorskip("zarr", minversion="3")
+    out = tmp_path / "store.zarr"
+    assert songpop("features", "--manifest", corpus, "--out", out).returncode == 0
+    model = tmp_path / "m.joblib"
+    both = songpop("train", "--manifest", corpus, "--features", out, "--out", model)
+    assert both.returncode == 1 and "not both" in both.stderr
+    other = songpop("train", "--features", out, "--out", model,
+                    "--set", "spectrogram__n_mels=32")
+    assert other.returncode == 1 and other.stderr.strip().count("\n") == 0
+    assert "['spectrogram'] differ" in other.stderr
+    run = songpop("train", "--features", out, "--out", model,
+                  "--set", "classifier__max_epochs=2", "--portable", tmp_path / "portable")
+    assert run.returncode == 0, run.stderr
+    assert "trained a classification model on 16 songs" in run.stdout
+    files = sorted(corpus.parent.glob("song_000[0-1].*"))
+    predicted = songpop("predict", "--model", model, *files)
+    assert predicted.returncode == 0, predicted.stderr
+    rows = list(csv.DictReader(io.StringIO(predicted.stdout)))
+    assert len(rows) == 2 and all(0 <= float(r["p_1"]) <= 1 for r in rows)

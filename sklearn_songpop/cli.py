@@ -169,15 +169,19 @@ def cmd_train(args) -> int:
         pipe.steps[-1][1].set_params(verbose=1)  # skorch's epoch table for the final fit
     t0 = time.perf_counter()
     pipe.fit(paths, y)
-    _save_model(pipe, args.out)
-    print(f"trained a {task} model on {len(paths)} songs in "
-          f"{time.perf_counter() - t0:.1f} s; model saved to {args.out}")
+    _save_trained(pipe, args, f"a {task} model on {len(paths)} songs", t0)
+    return 0
+
+
+def _save_trained(model, args, what: str, t0: float) -> None:
+    """Save a trained model (and its portable copy with ``--portable``) and say so."""
+    _save_model(model, args.out)
+    print(f"trained {what} in {time.perf_counter() - t0:.1f} s; model saved to {args.out}")
     if args.portable:
         from sklearn_songpop.persistence import save_portable
 
-        save_portable(pipe, args.portable)
+        save_portable(model, args.portable)
         print(f"portable copy (settings.json and weights.pt, no pickle) in {args.portable}")
-    return 0
 
 
 def _train_from_store(args) -> int:
@@ -197,15 +201,8 @@ def _train_from_store(args) -> int:
     net = pipe.steps[-1][1].set_params(verbose=1)
     t0 = time.perf_counter()
     net.fit(store, y)
-    model = store.pipeline(net)
-    _save_model(model, args.out)
-    print(f"trained a {task} model on {len(y)} songs of {args.features} in "
-          f"{time.perf_counter() - t0:.1f} s; model saved to {args.out}")
-    if args.portable:
-        from sklearn_songpop.persistence import save_portable
-
-        save_portable(model, args.portable)
-        print(f"portable copy (settings.json and weights.pt, no pickle) in {args.portable}")
+    _save_trained(store.pipeline(net), args,
+                  f"a {task} model on {len(y)} songs of {args.features}", t0)
     return 0
 
 

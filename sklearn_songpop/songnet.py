@@ -238,20 +238,16 @@ def body_state_from(source) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in module.body_state_dict().items()}
 
 
-def _base(dataset):
-    """The dataset under a (possibly nested) torch Subset."""
-    while isinstance(dataset, torch.utils.data.Subset):
-        dataset = dataset.dataset
-    return dataset
-
-
-def _store_rows(dataset) -> np.ndarray | None:
-    """The store row of each item of a StoreDataset (or a Subset of one); None otherwise."""
+def _store_rows(dataset) -> tuple[np.ndarray, int] | None:
+    """The store row of each item of a StoreDataset (or a Subset of one), and the store's
+    chunk size; None for any other dataset."""
     indices = np.arange(len(dataset))
     while isinstance(dataset, torch.utils.data.Subset):
         indices = np.asarray(dataset.indices)[indices]
         dataset = dataset.dataset
-    return dataset.rows[indices] if isinstance(dataset, StoreDataset) else None
+    if not isinstance(dataset, StoreDataset):
+        return None
+    return dataset.rows[indices], dataset.store.chunk_songs
 
 
 def _bf16_supported() -> bool:
@@ -462,11 +458,11 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         kwargs.setdefault("batch_size", self.batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
-        rows = _store_rows(dataset)
-        if rows is not None and kwargs["shuffle"] and "sampler" not in kwargs:
+        layout = _store_rows(dataset)
+        if layout is not None and kwargs["shuffle"] and "sampler" not in kwargs:
             # a few chunks at a time, so that each chunk of the store is read once an epoch
             kwargs["shuffle"] = False
-            kwargs["sampler"] = ChunkShuffleSampler(rows, _base(dataset).store.chunk_songs)
+            kwargs["sampler"] = ChunkShuffleSampler(*layout)
         return self.iterator_train(dataset, **kwargs)
 
     def _logits(self, x: torch.Tensor, **fit_params) -> torch.Tensor:

@@ -72,6 +72,10 @@ class AudioError(ValueError):
         super().__init__(message)
         self.problems = dict(problems or {})
 
+    def __reduce__(self):
+        # keep the problems when the error travels from a worker process
+        return type(self), (str(self), self.problems)
+
     @classmethod
     def for_file(cls, path: PathLike, reason: str) -> AudioError:
         """Build the error for one file.

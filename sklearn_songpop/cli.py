@@ -10,6 +10,7 @@ import os
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["main", "steady_allocator"]
@@ -454,6 +455,29 @@ def _training_figure(result, folder) -> list[str]:
     return []
 
 
+@contextmanager
+def _dask_scheduler(address: str | None):
+    """Joblib's jobs go to the Dask scheduler at ``address`` (none: this machine's backend)."""
+    if not address:
+        yield
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise CLIError("--scheduler needs dask.distributed: pip install "
+                       "'sklearn-songpop[dask]'") from exc
+    from joblib import parallel_config
+
+    try:
+        client = Client(address)  # waits distributed.comm.timeouts.connect
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CLIError(f"--scheduler {address}: no Dask scheduler answered there "
+                       f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+                       ) from exc
+    with client, parallel_config(backend="dask"):
+        yield
+
+
 def cmd_features(args) -> int:
     from sklearn_songpop.store import write_features
 
@@ -461,9 +485,11 @@ def cmd_features(args) -> int:
     front = _pipeline(args, "classification", verbose=0)[:-1]
     if "spectrogram" in front.named_steps:
         front.set_params(spectrogram__device=args.device)
-    store = write_features(paths, args.out, front, y=y, groups=groups,
-                           chunk_songs=args.chunk_songs, on_error=args.on_error,
-                           verbose=int(args.verbose) or int(sys.stderr.isatty()))
+    with _dask_scheduler(args.scheduler):
+        store = write_features(paths, args.out, front, y=y, groups=groups,
+                               chunk_songs=args.chunk_songs, on_error=args.on_error,
+                               n_jobs=args.n_jobs,
+                               verbose=int(args.verbose) or int(sys.stderr.isatty()))
     failures = store.failures
     for path, reason in failures.items():
         print(f"songpop: skipped {path}: {reason}", file=sys.stderr)
@@ -620,6 +646,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
                    help="a front-end parameter (repeatable): --set spectrogram__n_mels=96")
     p.add_argument("--device", default="auto", help=_DEVICE_HELP)
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="chunks computed at once (-1: every core); each job decodes its "
+                   "songs and writes their chunk itself")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a Dask scheduler (tcp://host:8786): its workers compute and write "
+                   "the chunks, and must see --out (a shared disk)")
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("scan", help="probe every file and decode its last second; exit "

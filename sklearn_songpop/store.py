@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import os
 from collections import OrderedDict
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from sklearn.base import clone
 
 from sklearn_songpop.audio import AudioError
@@ -28,8 +30,14 @@ __all__ = ["ChunkShuffleSampler", "FeatureStore", "StoreDataset", "write_feature
 #: The ``format`` attribute of every store this version writes.
 STORE_FORMAT = "sklearn_songpop feature store 1"
 
-#: A silent minute at any common rate: long enough for every window of any preset.
-_PROBE = np.zeros(48000 * 60, dtype=np.float32)
+
+def _probe() -> list[np.ndarray]:
+    """A silent minute at any common rate: long enough for every window of any preset.
+
+    Made anew on each call: a module-level array would travel with every job that
+    Dask pickles by value.
+    """
+    return [np.zeros(48000 * 60, dtype=np.float32)]
 
 #: Parameters that say how a step runs, not what it computes: not recorded or compared.
 _HOW_NOT_WHAT = frozenset({"n_jobs", "verbose", "device", "batch_size"})
@@ -100,6 +108,7 @@ def write_features(
     chunk_songs: int = 64,
     dtype: str = "float16",
     on_error: str = "stop",
+    n_jobs: int | None = None,
     verbose: int = 0,
 ) -> FeatureStore:
     """Run the front end over the songs chunk by chunk and append to an on-disk store.
@@ -130,6 +139,15 @@ def write_features(
         written stay, and a second run goes on from there); ``"skip"`` marks
         it failed, records its reason (:attr:`FeatureStore.failures`) and goes
         on.
+    n_jobs : int or None, default=None
+        Chunks computed at once, through joblib: each job decodes its chunk's
+        songs, computes their spectrograms and writes them to the store
+        itself, so only a chunk number and two counts travel back. ``None``
+        is one at a time in this process unless an enclosing
+        :func:`joblib.parallel_config` says otherwise; under
+        ``parallel_config(backend="dask")`` it is every worker of the Dask
+        cluster, which must then see the store's folder (a shared disk).
+        With more than one job, each runs the front end in its own thread only.
     verbose : int, default=0
         Print a line per chunk when > 0.
 
@@ -164,11 +182,13 @@ def write_features(
     for name, values in (("y", y), ("groups", groups)):
         if values is not None and len(values) != n:
             raise ValueError(f"{name} has {len(values)} entries for {n} songs")
-    front = clone(front_end).fit([_PROBE])  # the steps learn nothing from the songs
-    shape = front.transform([_PROBE]).shape[1:]
+    front = clone(front_end)
+    alone = effective_n_jobs(n_jobs) > 1  # then each worker runs its chunk by itself
+    with parallel_config(backend="sequential"):  # here, even under a Dask backend
+        shape = clone(front).fit(_probe()).transform(_probe()).shape[1:]
     meta = {
         "format": STORE_FORMAT,
-        "settings": front_end_settings(front),
+        "settings": front_end_settings(front_end),
         "ids": _song_ids(songs),
         "y": None if y is None else _plain(list(np.asarray(y).tolist())),
         "groups": None if groups is None else _plain(list(np.asarray(groups).tolist())),
@@ -187,25 +207,19 @@ def write_features(
                           fill_value=0)
         root.create_array("done", shape=(-(-n // chunk_songs),), chunks=(1,), dtype="bool",
                           fill_value=False)
-    spectrograms, status, done = root["spectrograms"], root["status"], root["done"]
-    finished = done[:]
-    for c in range(len(finished)):
-        if finished[c]:
-            continue
-        lo, hi = c * chunk_songs, min(n, (c + 1) * chunk_songs)
-        values, state, reasons = _chunk(front, songs[lo:hi], meta["ids"][lo:hi], shape,
-                                        on_error)
-        spectrograms[lo:hi] = values.astype(dtype)
-        status[lo:hi] = state
-        if reasons:
-            folder = path / "failures"
-            folder.mkdir(exist_ok=True)
-            (folder / f"chunk_{c:06d}.json").write_text(json.dumps(reasons, indent=1),
-                                                        encoding="utf-8")
-        done[c] = True  # last: a chunk counts only once all of it is on disk
+    todo = [c for c, finished in enumerate(root["done"][:]) if not finished]
+    n_chunks = -(-n // chunk_songs)
+    jobs = (delayed(_write_chunk)(
+        str(path), c, chunk_songs, front, songs[c * chunk_songs:(c + 1) * chunk_songs],
+        meta["ids"][c * chunk_songs:(c + 1) * chunk_songs], shape, on_error, dtype, alone)
+        for c in todo)
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
+    for count, (c, written, failed) in enumerate(results, start=1):
         if verbose:
-            print(f"chunk {c + 1}/{len(finished)}: songs {lo}-{hi - 1}"
-                  + (f", {len(reasons)} failed" if reasons else ""), flush=True)
+            lo = c * chunk_songs
+            print(f"chunk {c + 1}/{n_chunks} ({count}/{len(todo)} this run): songs "
+                  f"{lo}-{lo + written + failed - 1}" + (f", {failed} failed" if failed else ""),
+                  flush=True)
     return FeatureStore(path)
 
 
@@ -221,6 +235,29 @@ def _check_resumable(path: Path, found: dict, meta: dict) -> None:
                 f"{path}: this store was started with other {what}; finish it with the "
                 "same songs and settings, or write to another folder"
             )
+
+
+def _write_chunk(path, c, chunk_songs, front, songs, ids, shape, on_error, dtype, alone):
+    """Compute chunk ``c`` and write it, then mark it done: a job that may run on a worker.
+
+    The front end travels unfitted (its parameters only: its filter banks would
+    weigh 300 KB a job), and only the chunk's number and its counts travel back.
+    When ``alone``, the front end runs in this job's thread only: a Dask worker
+    would otherwise send the steps' own joblib jobs back to the cluster.
+    """
+    with parallel_config(backend="sequential") if alone else nullcontext():
+        values, state, reasons = _chunk(front.fit(_probe()), songs, ids, shape, on_error)
+    root = _zarr().open_group(path, mode="r+")
+    lo = c * chunk_songs
+    root["spectrograms"][lo:lo + len(songs)] = values.astype(dtype)
+    root["status"][lo:lo + len(songs)] = state
+    if reasons:
+        folder = Path(path) / "failures"
+        folder.mkdir(exist_ok=True)
+        (folder / f"chunk_{c:06d}.json").write_text(json.dumps(reasons, indent=1),
+                                                    encoding="utf-8")
+    root["done"][c] = True  # last: a chunk counts only once all of it is on disk
+    return c, int((state == 1).sum()), len(reasons)
 
 
 def _chunk(front, songs, ids, shape, on_error):
@@ -354,7 +391,7 @@ class FeatureStore:
             params = {k: tuple(v) if isinstance(v, list) else v
                       for k, v in step["params"].items()}
             steps.append((name, known[step["class"]](**params)))
-        return Pipeline(steps).fit([_PROBE])  # they learn nothing from the songs
+        return Pipeline(steps).fit(_probe())  # they learn nothing from the songs
 
     def pipeline(self, estimator):
         """A network fitted on this store behind the store's front end: a model of audio files.

@@ -424,3 +424,28 @@ def test_train_from_a_store_predicts_files(corpus, tmp_path):
     assert predicted.returncode == 0, predicted.stderr
     rows = list(csv.DictReader(io.StringIO(predicted.stdout)))
     assert len(rows) == 2 and all(0 <= float(r["p_1"]) <= 1 for r in rows)
+
+
+def test_features_on_a_dask_scheduler(corpus, tmp_path, monkeypatch):
+    pytest.importorskip("zarr", minversion="3")
+    distributed = pytest.importorskip("dask.distributed")
+    from sklearn_songpop.store import FeatureStore
+
+    serial = tmp_path / "serial.zarr"
+    assert songpop("features", "--manifest", corpus, "--out", serial,
+                   "--chunk-songs", "4").returncode == 0
+    out = tmp_path / "dask.zarr"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  protocol="tcp", dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            with distributed.get_task_stream(client) as tasks:
+                run = songpop("features", "--manifest", corpus, "--out", out,
+                              "--chunk-songs", "4", "--scheduler", cluster.scheduler_address)
+    assert run.returncode == 0, run.stderr
+    assert len(tasks.data) == 4  # one task a chunk, run by the cluster's workers
+    np.testing.assert_array_equal(FeatureStore(out)[:], FeatureStore(serial)[:])
+    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")
+    nobody = songpop("features", "--manifest", corpus, "--out", tmp_path / "no.zarr",
+                     "--scheduler", "tcp://127.0.0.1:9")
+    assert nobody.returncode == 1 and nobody.stderr.strip().count("\n") == 0
+    assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered" in nobody.stderr

@@ -1,10 +1,16 @@
-"""The joblib path on a Dask LocalCluster gives exactly the serial result."""
+"""The joblib path on a Dask LocalCluster gives the serial result, in memory and in a store."""
 
 import numpy as np
 import pytest
 from joblib import parallel_config
 
-from sklearn_songpop import IntervalSampler, SpectrogramTransformer, make_songs, write_songs
+from sklearn_songpop import (
+    AudioError,
+    IntervalSampler,
+    SpectrogramTransformer,
+    make_songs,
+    write_songs,
+)
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -33,3 +39,36 @@ def test_dask_backend_equals_serial(tmp_path, processes):
     # of this process, since sending a window costs more than its spectrogram
     assert len({task["worker"] for task in decoding.data}) == 2
     assert spectrograms.data == []
+
+
+def test_dask_workers_write_the_same_store_as_the_serial_path(tmp_path):
+    zarr = pytest.importorskip("zarr", minversion="3")
+    from sklearn_songpop import make_songpop_pipeline
+    from sklearn_songpop.store import write_features
+
+    songs = make_songs(n_songs=7, n_artists=2, duration=6.0, random_state=1)
+    manifest = write_songs(songs, tmp_path / "songs", format="mp3")
+    paths = sorted(str(p) for p in manifest.parent.glob("song_*"))
+    bad = tmp_path / "songs" / "broken.mp3"
+    bad.write_bytes(b"ID3 this is no mp3")
+    paths.insert(3, str(bad))
+    front = make_songpop_pipeline("default", random_state=0)[:-1]
+    serial = write_features(paths, tmp_path / "serial.zarr", front, y=[0, 1] * 4,
+                            chunk_songs=2, on_error="skip")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client, parallel_config(backend="dask"):
+            with distributed.get_task_stream(client) as tasks:
+                parallel = write_features(paths, tmp_path / "dask.zarr", front,
+                                          y=[0, 1] * 4, chunk_songs=2, on_error="skip")
+            with pytest.raises(AudioError, match="broken.mp3") as stopped:
+                write_features(paths, tmp_path / "stop.zarr", front, chunk_songs=2)
+    # every chunk was computed and written by a worker process, not by this one
+    assert len({task["worker"] for task in tasks.data}) == 2
+    assert stopped.value.problems == {str(bad): parallel.failures[str(bad)]}
+    assert parallel.failures == serial.failures and parallel.complete
+    for name in ("spectrograms", "status", "done"):
+        a = zarr.open_group(str(tmp_path / "serial.zarr"), mode="r")[name][:]
+        b = zarr.open_group(str(tmp_path / "dask.zarr"), mode="r")[name][:]
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert parallel.ids == serial.ids and parallel.y.tolist() == serial.y.tolist()

@@ -16,7 +16,10 @@ from pathlib import Path
 from benchmarks._common import machine
 
 NAMES = ("loading", "spectrogram", "training", "inference", "dask", "seed", "learning_curve",
-         "regression", "pretraining", "explain")
+         "regression", "pretraining", "explain", "store", "gpu")
+
+#: What a plain run measures: all but the GPU benchmark, which needs a CUDA GPU.
+DEFAULT = tuple(name for name in NAMES if name != "gpu")
 
 
 def merge_section(text: str, name: str, section: str) -> str:
@@ -50,7 +53,7 @@ def merge_section(text: str, name: str, section: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller data")
-    parser.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
+    parser.add_argument("--only", nargs="+", choices=NAMES, default=list(DEFAULT))
     parser.add_argument("--out", default="benchmarks/RESULTS.md")
     args = parser.parse_args()
     out = Path(args.out)

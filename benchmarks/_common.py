@@ -23,6 +23,25 @@ def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> f
     return statistics.median(times)
 
 
+def paired_times(
+    reference: Callable[[], object], candidate: Callable[[], object], repeat: int = 5
+) -> tuple[float, float]:
+    """Median wall times of two functions run in turn, after one warm-up run of each.
+
+    On a shared machine the speed drifts over minutes; alternating the runs makes
+    the drift weigh on both medians alike, so their ratio holds still.
+    """
+    reference()
+    candidate()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for fn, out in ((reference, times[0]), (candidate, times[1])):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def machine() -> str:
     """One line naming the CPU, the cores and the library versions."""
     import torch

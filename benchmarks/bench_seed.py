@@ -27,12 +27,13 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(preset: str, manifest: str) -> None:
+def _child(preset: str, manifest: str, device: str = "cpu") -> None:
     from sklearn_songpop.datasets import load_manifest
     from sklearn_songpop.pipeline import make_songpop_pipeline
 
     data = load_manifest(manifest)
     pipe = make_songpop_pipeline(preset, random_state=0)
+    pipe.set_params(classifier__device=device, spectrogram__device=device)
     t0 = time.perf_counter()
     features = pipe[:-1].fit_transform(data.paths)
     t_front = time.perf_counter() - t0
@@ -75,4 +76,4 @@ def run(quick: bool = False) -> str:
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2])
+    _child(*sys.argv[1:4])

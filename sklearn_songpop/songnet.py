@@ -742,7 +742,8 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
     # ------------------------------------------------------------------ training and output
     def _train(self, X, y_fit, *, initialize: bool, **fit_params):
         """Train on checked songs and targets, seeded; returns self."""
-        with self._seeded():
+        # skorch's callbacks read net.device (the scoring cache moves predictions to it)
+        with self._seeded(), self._concrete_device():
             if initialize:
                 self.initialize()
             NeuralNet.partial_fit(self, X, y_fit, **fit_params)

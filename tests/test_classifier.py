@@ -9,6 +9,7 @@ from skorch.dataset import ValidSplit
 from sklearn_songpop import augment
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.nets import PaperCNN
+from sklearn_songpop.training import SongValidSplit
 
 
 def toy(n=40, k=3, shape=(16, 16), seed=0, labels=(0, 1)):
@@ -154,7 +155,9 @@ def test_set_params_module_and_paper_net():
 
 def test_device_auto_resolves_and_pickles():
     X, y = toy()
-    clf = fast(device="auto").fit(X, y)
+    # with a validation split, skorch's scoring callbacks read net.device during fit
+    clf = fast(device="auto", train_split=SongValidSplit(0.25, min_songs=4)).fit(X, y)
+    assert "valid_acc" in clf.history_[-1]
     assert clf.device == "auto"  # the parameter is left as given
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert next(clf.module_.parameters()).device.type == expected

@@ -1,0 +1,109 @@
+"""GPU figures, for a machine with one CUDA GPU: ``python -m benchmarks --only gpu``.
+
+Not part of a plain ``python -m benchmarks`` run, and made to finish in under 5
+minutes on one GPU with 16 cores:
+
+1. Spectrograms of 3-second clips: ``SpectrogramTransformer(device="cuda")`` against
+   the CPU, clips/s and the largest difference in dB (target: under 1e-3 dB).
+2. The seed's experiment at full size (803 one-minute MP3s, written by every core),
+   turned into a feature store by every core's workers, then the default network
+   trained from the store on the GPU.
+3. The same songs through both presets from the MP3s, fit and predict, with the
+   networks (and the spectrograms) on the GPU, each preset in a fresh process.
+
+``SONGPOP_BENCH_DEVICE=cpu`` runs the same script on the CPU, to check it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._common import median_time, table
+
+
+def _spectrograms(device: str, quick: bool) -> list[list[object]]:
+    from sklearn_songpop.spectrogram import SpectrogramTransformer
+
+    sr, n = 22050, 64 if quick else 1024
+    clips = (0.3 * np.random.default_rng(0).standard_normal((n, 3 * sr))).astype(np.float32)
+    rows, reference = [], None
+    for where, kwargs in (("cpu", {"n_jobs": -1}), (device, {"batch_size": 256})):
+        tr = SpectrogramTransformer(device=where, **kwargs).fit(clips[:1])
+        seconds = median_time(lambda tr=tr: tr.transform(clips), repeat=3)
+        out = tr.transform(clips)
+        reference = out if reference is None else reference
+        rows.append([f"spectrograms of {n} 3-second clips", where, f"{n / seconds:.0f} clips/s",
+                     f"largest difference from the CPU: "
+                     f"{np.abs(out - reference).max():.2e} dB"])
+    return rows
+
+
+def _store_training(manifest: Path, folder: Path, device: str) -> list[list[object]]:
+    from sklearn_songpop.datasets import load_manifest
+    from sklearn_songpop.pipeline import make_songpop_pipeline
+    from sklearn_songpop.store import write_features
+
+    data = load_manifest(manifest)
+    pipe = make_songpop_pipeline("default", random_state=0)
+    t0 = time.perf_counter()
+    store = write_features(data.paths, folder / "store.zarr", pipe[:-1], y=data.y,
+                           groups=data.groups, chunk_songs=32, n_jobs=-1)
+    t_write = time.perf_counter() - t0
+    net = pipe[-1].set_params(device=device)
+    t0 = time.perf_counter()
+    net.fit(store)
+    t_fit = time.perf_counter() - t0
+    epochs = len(net.history_)
+    return [[f"`write_features` of {len(store)} MP3s, {os.cpu_count()} worker processes",
+             "cpu", f"{len(store) / t_write:.0f} songs/s", f"{t_write:.0f} s"],
+            ["default network trained from the store", device,
+             f"{3 * len(store) * epochs / t_fit:.0f} intervals/s",
+             f"{t_fit:.1f} s ({epochs} epochs, {t_fit / epochs:.2f} s/epoch)"]]
+
+
+def _seed(manifest: Path, device: str) -> list[list[object]]:
+    rows = []
+    for preset in ("default", "paper"):
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_seed", preset, str(manifest), device],
+            capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append([f"the seed's experiment, {preset} preset: fit then predict", device,
+                     f"{r['epochs']} epochs",
+                     f"fit {r['fit']:.1f} s (decoding and spectrograms {r['front']:.1f} s), "
+                     f"predict {r['predict']:.1f} s"])
+    return rows
+
+
+def run(quick: bool = False) -> str:
+    import torch
+
+    from sklearn_songpop.datasets import make_songs, write_songs
+
+    device = os.environ.get("SONGPOP_BENCH_DEVICE", "cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("the GPU benchmark needs a CUDA GPU (torch.cuda.is_available() "
+                           "is False); SONGPOP_BENCH_DEVICE=cpu runs it on the CPU")
+    card = torch.cuda.get_device_name(0) if device == "cuda" else "no GPU (CPU run)"
+    n_songs = 60 if quick else 803
+    rows = _spectrograms(device, quick)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        songs = make_songs(n_songs=n_songs, popular_fraction=176 / 803,
+                           n_artists=max(5, n_songs // 10), duration=60.0, random_state=0)
+        manifest = write_songs(songs, Path(tmp) / "songs", format="mp3", n_jobs=-1)
+        del songs
+        t_gen = time.perf_counter() - t0
+        rows += _store_training(manifest, Path(tmp), device)
+        rows += _seed(manifest, device)
+    return (f"## On one GPU: {card} ({os.cpu_count()} cores; {n_songs} one-minute MP3s "
+            f"generated and written in {t_gen:.0f} s)\n\n"
+            + table(["what", "device", "speed", "time"], rows))

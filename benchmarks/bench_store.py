@@ -188,5 +188,5 @@ def run(quick: bool = False) -> str:
             f"one-minute MP3s under {n_songs // n_distinct} names each, made in "
             f"{t_gen:.0f} s)\n\n"
             + table(["step", "seconds", "songs/s", "peak memory (MiB)", "target"], rows)
-            + f"\n\nThe store takes {disk:.0f} MiB on disk (float16). "
-            + said.strip().splitlines()[-1])
+            + f"\n\nThe store takes {disk:.0f} MiB on disk (float16). The command said: "
+            + said.strip().splitlines()[-1].replace(str(folder), "…"))

@@ -7,6 +7,7 @@ This module knows nothing of files or networks.
 
 from __future__ import annotations
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,6 +30,12 @@ _KIND_DEFAULTS = {
     "paper": (300, 450, (160, 160)),
 }
 _AMIN = 1e-10  # power floor before the logarithm, as librosa.power_to_db
+
+
+@functools.lru_cache(maxsize=8)
+def _hann(n_fft: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The periodic Hann window, made once per size, type and device (read-only)."""
+    return torch.hann_window(n_fft, periodic=True, dtype=dtype, device=device)
 
 
 def _power_to_db(power: torch.Tensor, top_db: float | None) -> torch.Tensor:
@@ -297,8 +304,9 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         # a window costs more to send to another process than its spectrogram costs
         # to compute, so jobs stay in threads here whatever the backend (torch
         # releases the GIL)
-        threads = local_threads(self.n_jobs)
-        chunks = chunk_slices(n * k, threads, per_worker=1, split_serial=False)
+        threads = local_threads(self.n_jobs) if n * k > 1 else 1  # one clip: no job plan
+        chunks = chunk_slices(n * k, threads, per_worker=1, split_serial=False) \
+            if threads > 1 else [slice(0, n * k)]
         if len(chunks) > 1:
             parts = Parallel(n_jobs=threads, require="sharedmem")(
                 delayed(self._chunk)(clips[c], device) for c in chunks
@@ -318,7 +326,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
     def _mel(self, power: torch.Tensor) -> torch.Tensor:
         """The mel filter bank applied to ``(batch, bins, frames)``, block by block."""
         blocks = getattr(self, "mel_blocks_", None)  # absent from models saved before it
-        if blocks is None or power.shape[0] == 1:  # one clip: one product beats eight
+        if blocks is None:
             return torch.matmul(torch.from_numpy(self.mel_basis_).to(power.device), power)
         return torch.cat([
             torch.matmul(torch.from_numpy(weights).to(power.device), power[:, f0:f1])
@@ -353,7 +361,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
             x = x.double()
         if not center and x.shape[-1] < n_fft:
             x = torch.nn.functional.pad(x, (0, n_fft - x.shape[-1]))
-        window = torch.hann_window(n_fft, periodic=True, dtype=x.dtype, device=x.device)
+        window = _hann(n_fft, x.dtype, x.device)
         stft = torch.stft(
             x, n_fft=n_fft, hop_length=hop, win_length=n_fft, window=window,
             center=center, pad_mode="constant", return_complex=True,

@@ -335,7 +335,8 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
 
     def _batch(self, clips: np.ndarray, device: str = "cpu") -> np.ndarray:
         """Spectrograms of a 2-D batch of clips, as ``dtype``."""
-        with torch.no_grad():
+        # a caller's autocast would turn the filter bank product into bfloat16
+        with torch.no_grad(), torch.autocast(torch.device(device).type, enabled=False):
             x = torch.from_numpy(np.ascontiguousarray(clips)).to(device)
             power = self._power(x)
             if self.kind == "paper":

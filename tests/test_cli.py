@@ -443,7 +443,9 @@ def test_features_on_a_dask_scheduler(corpus, tmp_path, monkeypatch):
                               "--chunk-songs", "4", "--scheduler", cluster.scheduler_address)
     assert run.returncode == 0, run.stderr
     assert len(tasks.data) == 4  # one task a chunk, run by the cluster's workers
-    np.testing.assert_array_equal(FeatureStore(out)[:], FeatureStore(serial)[:])
+    # equal up to float16 rounding of float32 FFTs that may round otherwise in
+    # another process (see test_dask.py)
+    np.testing.assert_allclose(FeatureStore(out)[:], FeatureStore(serial)[:], atol=0.07)
     monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")
     nobody = songpop("features", "--manifest", corpus, "--out", tmp_path / "no.zarr",
                      "--scheduler", "tcp://127.0.0.1:9")

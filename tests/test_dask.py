@@ -70,5 +70,13 @@ def test_dask_workers_write_the_same_store_as_the_serial_path(tmp_path):
     for name in ("spectrograms", "status", "done"):
         a = zarr.open_group(str(tmp_path / "serial.zarr"), mode="r")[name][:]
         b = zarr.open_group(str(tmp_path / "dask.zarr"), mode="r")[name][:]
-        assert a.dtype == b.dtype and np.array_equal(a, b)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if name == "spectrograms":
+            # the same songs, windows and chunks; but torch's float32 FFT may round
+            # otherwise in a worker process (one thread) than here, and CI saw 2% of
+            # the float16 values one or two steps (0.03 dB) apart
+            assert np.abs(a.astype(np.float32) - b.astype(np.float32)).max() <= 0.07
+            assert np.mean(a == b) > 0.9
+        else:
+            assert np.array_equal(a, b)
     assert parallel.ids == serial.ids and parallel.y.tolist() == serial.y.tolist()

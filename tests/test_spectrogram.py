@@ -33,7 +33,11 @@ def test_equals_librosa(clips, kind, params):
         ref = librosa.power_to_db(power, top_db=80.0)
         above = ref > ref.max() - 80.0
         assert got.shape == ref.shape
-        np.testing.assert_allclose(got[above], ref[above], atol=1e-3)
+        # float32 FFTs (torch's and numpy's) round differently: near the 80 dB floor the
+        # bins are 1e-4 of the peak's amplitude, and one CI run saw 0.02 dB there
+        loud = ref > ref.max() - 40.0
+        np.testing.assert_allclose(got[loud], ref[loud], atol=1e-3)
+        np.testing.assert_allclose(got[above], ref[above], atol=0.05)
 
 
 def test_shapes_fixed_by_parameters():
@@ -123,6 +127,16 @@ def test_banded_mel_product_equals_the_dense_one(n_mels):
     expected = torch.matmul(torch.from_numpy(basis), power)
     torch.testing.assert_close(tr._mel(power), expected, rtol=1e-5, atol=1e-6)
     assert sum(w.size for _, _, w in tr.mel_blocks_) < basis.size / (4 if n_mels == 128 else 1)
+
+
+def test_a_callers_autocast_does_not_reach_the_spectrograms(clips):
+    import torch
+
+    tr = SpectrogramTransformer().fit(clips)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = tr.transform(clips)
+    assert inside.dtype == np.float32
+    np.testing.assert_array_equal(inside, tr.transform(clips))
 
 
 def test_device_parameter(clips):

@@ -19,11 +19,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
-from skorch.dataset import get_len
 
 from sklearn_songpop.nets import SongpopCNN
 from sklearn_songpop.songnet import SongNet, resolve_device, shared_docstring
-from sklearn_songpop.store import StoreDataset
 from sklearn_songpop.training import song_roc_auc
 
 __all__ = ["SpectrogramCNNClassifier", "resolve_device"]
@@ -210,9 +208,7 @@ class SpectrogramCNNClassifier(SongNet, NeuralNetClassifier):
         self._check_training_params()
         first = not hasattr(self, "input_shape_")
         X = self._check_X(X, reset=first)
-        y_enc = self._check_y(self._targets_of(X, y), get_len(X), reset=first, classes=classes)
-        if isinstance(X, StoreDataset):
-            X.y = y_enc
+        y_enc = self._fit_targets(X, y, reset=first, classes=classes)
         return self._train(X, y_enc, initialize=False, **fit_params)
 
     def predict_interval_proba(self, X) -> np.ndarray:

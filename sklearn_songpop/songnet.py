@@ -710,6 +710,13 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
             return np.asarray(y)[X.rows]
         return y
 
+    def _fit_targets(self, X, y, reset: bool, **check):
+        """Checked targets for training (``_check_y``); a store's dataset serves them too."""
+        y_fit = self._check_y(self._targets_of(X, y), get_len(X), reset=reset, **check)
+        if isinstance(X, StoreDataset):
+            X.y = y_fit
+        return y_fit
+
     def _check_training_params(self) -> None:
         """Clear errors for bad values of the recipe's own parameters."""
         crop = self.crop_frames
@@ -822,9 +829,7 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         """
         self._check_training_params()
         X = self._check_X(X, reset=True)
-        y_fit = self._check_y(self._targets_of(X, y), get_len(X), reset=True)
-        if isinstance(X, StoreDataset):
-            X.y = y_fit
+        y_fit = self._fit_targets(X, y, reset=True)
         return self._train(X, y_fit, initialize=not self.warm_start or not self.initialized_,
                            **fit_params)
 
@@ -848,9 +853,7 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         self._check_training_params()
         first = not hasattr(self, "input_shape_")
         X = self._check_X(X, reset=first)
-        y_fit = self._check_y(self._targets_of(X, y), get_len(X), reset=first)
-        if isinstance(X, StoreDataset):
-            X.y = y_fit
+        y_fit = self._fit_targets(X, y, reset=first)
         return self._train(X, y_fit, initialize=False, **fit_params)
 
     def _interval_outputs(self, X) -> np.ndarray:

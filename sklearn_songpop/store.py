@@ -41,6 +41,7 @@ def _probe() -> list[np.ndarray]:
     """
     return [np.zeros(48000 * 60, dtype=np.float32)]
 
+
 #: Parameters that say how a step runs, not what it computes: not recorded or compared.
 _HOW_NOT_WHAT = frozenset({"n_jobs", "verbose", "device", "batch_size"})
 
@@ -184,10 +185,11 @@ def write_features(
     for name, values in (("y", y), ("groups", groups)):
         if values is not None and len(values) != n:
             raise ValueError(f"{name} has {len(values)} entries for {n} songs")
-    front = clone(front_end)
+    front = clone(front_end)  # unfitted: what each job carries
     alone = effective_n_jobs(n_jobs) > 1  # then each worker runs its chunk by itself
     with parallel_config(backend="sequential"):  # here, even under a Dask backend
-        shape = clone(front).fit(_probe()).transform(_probe()).shape[1:]
+        shape = _fitted(front).transform(_probe()).shape[1:]
+    n_chunks = -(-n // chunk_songs)
     meta = {
         "format": STORE_FORMAT,
         "settings": front_end_settings(front_end),
@@ -207,10 +209,9 @@ def write_features(
                           dtype=dtype, fill_value=0)
         root.create_array("status", shape=(n,), chunks=(chunk_songs,), dtype="int8",
                           fill_value=0)
-        root.create_array("done", shape=(-(-n // chunk_songs),), chunks=(1,), dtype="bool",
+        root.create_array("done", shape=(n_chunks,), chunks=(1,), dtype="bool",
                           fill_value=False)
     todo = [c for c, finished in enumerate(root["done"][:]) if not finished]
-    n_chunks = -(-n // chunk_songs)
     jobs = (delayed(_write_chunk)(
         str(path), c, chunk_songs, front, songs[c * chunk_songs:(c + 1) * chunk_songs],
         meta["ids"][c * chunk_songs:(c + 1) * chunk_songs], shape, on_error, dtype, alone)
@@ -427,11 +428,10 @@ class FeatureStore:
             ``"regressor"`` or ``"encoder"``), ready to predict audio files.
         """
         from sklearn.base import is_classifier, is_regressor
+        from sklearn.pipeline import Pipeline
 
         name = ("classifier" if is_classifier(estimator) else
                 "regressor" if is_regressor(estimator) else "encoder")
-        from sklearn.pipeline import Pipeline
-
         return Pipeline([*self.front_end().steps, (name, estimator)])
 
 

@@ -42,6 +42,17 @@ def paired_times(
     return statistics.median(times[0]), statistics.median(times[1])
 
 
+def peak_mib() -> float:
+    """Peak resident memory of this process (VmHWM, which exec resets; ru_maxrss does not)."""
+    with open("/proc/self/status", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def machine() -> str:
     """One line naming the CPU, the cores and the library versions."""
     import torch

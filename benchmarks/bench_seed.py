@@ -8,23 +8,13 @@ preset under 5 minutes.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import table
-
-
-def _peak_mib() -> float:
-    """Peak resident memory of this process (VmHWM, which exec resets; ru_maxrss does not)."""
-    with open("/proc/self/status", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from benchmarks._common import peak_mib, table
 
 
 def _child(preset: str, manifest: str, device: str = "cpu") -> None:
@@ -42,7 +32,7 @@ def _child(preset: str, manifest: str, device: str = "cpu") -> None:
     t0 = time.perf_counter()
     pred = pipe.predict(data.paths)
     t_pred = time.perf_counter() - t0
-    print(json.dumps({"fit": t_fit, "front": t_front, "predict": t_pred, "peak_mib": _peak_mib(),
+    print(json.dumps({"fit": t_fit, "front": t_front, "predict": t_pred, "peak_mib": peak_mib(),
                       "predicted_popular": int((pred == 1).sum()),
                       "epochs": len(pipe.named_steps["classifier"].history_)}))
 

@@ -33,6 +33,9 @@ import numpy as np
 
 from benchmarks._common import table
 
+#: The repository: the children import ``benchmarks._common`` from there.
+_ROOT = Path(__file__).parent.parent
+
 #: Runs a module's ``main`` as ``python -m`` would, then prints the peak memory as JSON.
 _WRAPPER = """
 import json, runpy, sys
@@ -43,8 +46,8 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(json.dumps({"peak_mib": peak / 1024}), file=sys.stderr)
+from benchmarks._common import peak_mib
+print(json.dumps({"peak_mib": peak_mib()}), file=sys.stderr)
 sys.exit(code)
 """
 
@@ -57,8 +60,8 @@ front = make_songpop_pipeline("default", random_state=0)[:-1]
 n = int(sys.argv[2])
 windows = front[0].fit_transform(data.paths[:n])
 spectrograms = front[1].fit_transform(windows)  # Pipeline.fit holds both here
-peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(json.dumps({"peak_mib": peak / 1024, "windows_mib": windows.nbytes / 2**20}))
+from benchmarks._common import peak_mib
+print(json.dumps({"peak_mib": peak_mib(), "windows_mib": windows.nbytes / 2**20}))
 """
 
 
@@ -66,7 +69,7 @@ def _run(args: list[str], **kwargs) -> tuple[float, float, str]:
     """Wall seconds, peak MiB and stdout of ``python -m sklearn_songpop.cli ARGS``."""
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _WRAPPER, "sklearn_songpop.cli", *args],
-                          capture_output=True, text=True, **kwargs)
+                          capture_output=True, text=True, cwd=_ROOT, **kwargs)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"songpop {' '.join(args[:1])} failed:\n{done.stderr[-3000:]}")
@@ -155,7 +158,7 @@ def run(quick: bool = False) -> str:
         in_memory = []
         for n in small:
             done = subprocess.run([sys.executable, "-c", _IN_MEMORY, str(manifest), str(n)],
-                                  capture_output=True, text=True, check=True)
+                                  capture_output=True, text=True, check=True, cwd=_ROOT)
             in_memory.append(json.loads(done.stdout.strip().splitlines()[-1])["peak_mib"])
         slope = (in_memory[1] - in_memory[0]) / (small[1] - small[0])
         estimate = in_memory[1] + slope * (n_songs - small[1])

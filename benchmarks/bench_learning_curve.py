@@ -5,7 +5,8 @@ and 400, data seeds 1 and 2; out-of-fold song probabilities from ``GroupKFold(5)
 artist; three training seeds of the default preset. Each front end (windows and
 spectrograms) is computed once per data set and shared by every training seed: the
 transformers learn nothing, so this leaks nothing across folds. The sampler's seed
-stays 0, so the training seeds vary the network alone.
+stays 0, so the training seeds vary the network alone. The runs of a data set share
+out over two worker processes, one torch thread each.
 
 Targets: the default's mean ROC AUC at least the log-mel baseline's + 0.05 at every
 n >= 100 and at least the baseline's at n = 50; standard deviation over training
@@ -13,12 +14,11 @@ seeds at most 0.03 at n >= 100; no run that puts 95% or more of the songs in one
 class; training time per song and epoch at most 1.5 times the previous default's.
 
 Each finished run is appended to ``benchmarks/results/learning_curve_<recipe hash>.jsonl``;
-an interrupted benchmark, started again, goes on from there (the full run takes
-close to an hour on 2 cores). A second table runs the same comparison on real
-recordings when they can be had:
-the orchestral soundtrack of Debian's ``flare-game`` against the themes of
-``hedgewars-data`` (38 tracks), fetched with ``apt-get download`` into
-``benchmarks/results/real_audio`` (never by the package or its tests).
+an interrupted benchmark, started again, goes on from there. A second table runs the
+same comparison on real recordings when they can be had: the orchestral soundtrack of
+Debian's ``flare-game`` against the themes of ``hedgewars-data`` (38 tracks), fetched
+with ``apt-get download`` into ``benchmarks/results/real_audio`` (never by the package
+or its tests).
 """
 
 from __future__ import annotations
@@ -104,10 +104,33 @@ def _oof(estimator, X, y, cv, groups=None) -> np.ndarray:
                              method="predict_proba")[:, 1]
 
 
-def _curve(quick: bool) -> tuple[list[dict], dict]:
-    """Every run of the generated learning curve: one dict per (n, data seed, model, seed)."""
-    from sklearn.dummy import DummyClassifier
+def _fit_run(key: tuple, est, data, y, groups) -> dict:
+    """One run of the curve, in a worker process of its own: out-of-fold scores and time."""
+    import torch
     from sklearn.model_selection import GroupKFold
+
+    from sklearn_songpop.cli import steady_allocator
+
+    torch.set_num_threads(1)  # two workers share the two cores
+    steady_allocator()
+    n, ds, model, seed = key
+    if model.endswith("preset"):
+        est = copy.deepcopy(est).set_params(random_state=seed)
+    t0 = time.perf_counter()
+    proba = _oof(est, data, y, GroupKFold(5), groups)
+    return {"n": n, "ds": ds, "model": model, "seed": seed,
+            "fit_s": time.perf_counter() - t0,
+            **{k: float(v) for k, v in _scores(y, proba).items()}}
+
+
+def _curve(quick: bool) -> tuple[list[dict], dict]:
+    """Every run of the generated learning curve: one dict per (n, data seed, model, seed).
+
+    The runs of a data set go to two worker processes (one torch thread each),
+    and each finished run is appended to the runs file at once.
+    """
+    from joblib import Parallel, delayed
+    from sklearn.dummy import DummyClassifier
 
     from sklearn_songpop import make_baselines, make_songpop_pipeline, make_songs
 
@@ -127,13 +150,13 @@ def _curve(quick: bool) -> tuple[list[dict], dict]:
             wanted += [(n, ds, "default preset", s) for s in train_seeds]
             wanted += [(n, ds, "paper preset", s) for s in PAPER_SEEDS
                        if ds in PAPER_DATA_SEEDS]
-            if all(key in done for key in wanted):
+            todo = [key for key in wanted if key not in done]
+            if not todo:
                 runs += [done[key] for key in wanted]
                 continue
             songs = make_songs(n_songs=n, n_artists=max(5, n // 10), duration=20.0,
                                random_state=ds)
             waves = np.stack(songs.waveforms)
-            y, groups, cv = songs.y, songs.groups, GroupKFold(5)
             t0 = time.perf_counter()
             default = make_songpop_pipeline("default", random_state=0)
             windows = default[0].fit_transform(waves)
@@ -142,30 +165,24 @@ def _curve(quick: bool) -> tuple[list[dict], dict]:
             paper = make_songpop_pipeline("paper", random_state=0, intervals__sr=22050,
                                           spectrogram__sr=22050)
             X_paper = (paper[:-1].fit_transform(waves)
-                       if any(key[2] == "paper preset" for key in wanted) else None)
+                       if any(key[2] == "paper preset" for key in todo) else None)
             front_s += time.perf_counter() - t0
+            del waves
             base = make_baselines(random_state=0)
             jobs = {"majority class": (DummyClassifier(), windows),
                     "log-mel baseline": (base["log-mel band statistics"], windows),
                     "default preset": (default[-1], X), "paper preset": (paper[-1], X_paper)}
-            for key in wanted:
-                if key in done:
-                    runs.append(done[key])
-                    continue
-                model, seed = key[2], key[3]
-                est, data = jobs[model]
-                if model.endswith("preset"):
-                    est = copy.deepcopy(est).set_params(random_state=seed)
-                t0 = time.perf_counter()
-                proba = _oof(est, data, y, cv, groups)
-                run = {"n": n, "ds": ds, "model": model, "seed": seed,
-                       "fit_s": time.perf_counter() - t0,
-                       **{k: float(v) for k, v in _scores(y, proba).items()}}
-                runs.append(run)
+            # the slowest first, so that neither worker is left with a long run at the end
+            todo.sort(key=lambda key: key[2] not in ("paper preset", "default preset"))
+            results = Parallel(n_jobs=2, return_as="generator_unordered")(
+                delayed(_fit_run)(key, *jobs[key[2]], songs.y, songs.groups) for key in todo)
+            for run in results:
+                done[(run["n"], run["ds"], run["model"], run["seed"])] = run
                 with open(path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(run) + "\n")
-                print(f"  n={n} data seed {ds} {model} seed {seed}: AUC {run['auc']:.3f}",
-                      flush=True)
+                print(f"  n={n} data seed {ds} {run['model']} seed {run['seed']}: "
+                      f"AUC {run['auc']:.3f}", flush=True)
+            runs += [done[key] for key in wanted]
     return runs, {"front_s": front_s}
 
 

@@ -144,6 +144,16 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         linear probe ROC AUC 0.95 where ``"song"`` gave 0.68 to 0.80 (see
         the user guide). ``"interval"`` needs ``crop_frames`` or masks, so
         that the two views differ.
+    pooling : {"mean_std", "mean"}, default="mean_std"
+        How :meth:`transform` makes one vector of a song's embeddings (those
+        of the crops that tile each interval, as at prediction). ``"mean"``:
+        their mean, ``embedding_dim`` values. ``"mean_std"``: their mean and
+        their standard deviation, ``2 * embedding_dim`` values, as the
+        statistics pooling of x-vector speaker embeddings (Snyder et al.
+        2018); a song whose sound changes from one moment to the next (a
+        hook in some bars, a chorus) then differs from one that stays the
+        same, which a mean alone blurs. :meth:`transform_intervals` and the
+        novelty score keep the means.
     lr : float, default=1e-3
     max_epochs : int, default=40
     batch_size : int, default=32
@@ -161,7 +171,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
     Attributes
     ----------
     n_features_out_ : int
-        ``embedding_dim``.
+        ``2 * embedding_dim`` with ``pooling="mean_std"``, else ``embedding_dim``.
     {shared_attributes}
 
     Notes
@@ -177,7 +187,9 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((12, 3, 16, 20)).astype("float32")
     >>> enc = ContrastiveEncoder(max_epochs=2, embedding_dim=8, random_state=0).fit(X)
-    >>> enc.transform(X).shape
+    >>> enc.transform(X).shape  # the mean and the standard deviation of 8 dimensions
+    (12, 16)
+    >>> enc.set_params(pooling="mean").transform(X).shape
     (12, 8)
     >>> enc.get_feature_names_out()[:2].tolist()
     ['contrastiveencoder0', 'contrastiveencoder1']
@@ -192,6 +204,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         projection_dim: int = 64,
         temperature: float = 0.2,
         positives: str = "interval",
+        pooling: str = "mean_std",
         lr: float = 1e-3,
         max_epochs: int = 40,
         batch_size: int = 32,
@@ -207,6 +220,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         self.projection_dim = projection_dim
         self.temperature = temperature
         self.positives = positives
+        self.pooling = pooling
 
     # ------------------------------------------------------------------ SongNet hooks
     def _check_y(self, y, n: int, reset: bool):
@@ -218,6 +232,8 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         return None
 
     def _n_outputs(self) -> int:
+        if self._moments_output:
+            return 2 * int(self.embedding_dim)
         return int(self.embedding_dim if self._embedding_output else self.projection_dim)
 
     def _module_defaults(self) -> dict:
@@ -284,6 +300,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         if isinstance(self.temperature, bool) or not isinstance(self.temperature, Real) \
                 or not self.temperature > 0:
             raise ValueError(f"temperature must be a number > 0, got {self.temperature!r}")
+        self._pooling()
         if self.positives not in ("song", "interval"):
             raise ValueError(
                 f"positives must be 'song' or 'interval', got {self.positives!r}")
@@ -328,7 +345,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         return super().partial_fit(X, None, **fit_params)
 
     def transform(self, X) -> np.ndarray:
-        """Song embeddings: the mean of the embeddings of each song's intervals.
+        """Song embeddings, pooled as ``pooling`` says.
 
         Parameters
         ----------
@@ -336,9 +353,31 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
 
         Returns
         -------
-        ndarray of shape (n_songs, embedding_dim), float32
+        ndarray of shape (n_songs, embedding_dim) or (n_songs, 2 * embedding_dim), float32
+            The mean of each song's interval embeddings, followed with
+            ``pooling="mean_std"`` by the standard deviation of its crop
+            embeddings.
         """
-        return self.transform_intervals(X).mean(axis=1)
+        pooling = self._pooling()
+        if pooling == "mean":
+            return self.transform_intervals(X).mean(axis=1)
+        moments = self._crop_moments(X).astype(np.float64)
+        d = int(self.embedding_dim)
+        means, within = moments[..., :d], moments[..., d:]
+        # the variance over all crops of a song: within its intervals, plus between them
+        std = np.sqrt(within.mean(axis=1) + means.var(axis=1))
+        return np.concatenate([means.mean(axis=1), std], axis=1).astype(np.float32)
+
+    def _pooling(self) -> str:
+        pooling = getattr(self, "pooling", "mean")  # encoders saved before it pooled means
+        if pooling not in ("mean", "mean_std"):
+            raise ValueError(f"pooling must be 'mean_std' or 'mean', got {pooling!r}")
+        return pooling
+
+    def _crop_moments(self, X) -> np.ndarray:
+        """Mean and variance of the crop embeddings of every interval, ``(n, k, 2 * dim)``."""
+        with self._embedding_moments():
+            return np.asarray(self._interval_outputs(X), dtype=np.float32)
 
     def transform_intervals(self, X) -> np.ndarray:
         """The embedding of every interval.
@@ -366,12 +405,12 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
 
     @property
     def _n_features_out(self) -> int:
-        return int(self.embedding_dim)
+        return int(self.embedding_dim) * (2 if self._pooling() == "mean_std" else 1)
 
     @property
     def n_features_out_(self) -> int:
         self.check_is_fitted()
-        return int(self.embedding_dim)
+        return self._n_features_out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -506,6 +506,21 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         finally:
             del self._embedding_mode  # leaves the estimator as it found it
 
+    @property
+    def _moments_output(self) -> bool:
+        return getattr(self, "_moments_mode", False)
+
+    @contextmanager
+    def _embedding_moments(self):
+        """Make the network give, for every interval, the mean and the variance of the
+        embeddings of the crops that tile it."""
+        self._moments_mode = True
+        try:
+            with self._embeddings():
+                yield
+        finally:
+            del self._moments_mode
+
     # ------------------------------------------------------------------ a frozen body
     def _body_frozen(self) -> bool:
         """Whether the current epoch trains the last layer only (``freeze_epochs``)."""
@@ -525,7 +540,10 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
 
         In training the batch comes already cropped (see
         :meth:`train_step_single`). Otherwise, with ``crop_frames`` set, an
-        interval's output combines the outputs of the crops that tile it.
+        interval's output combines the outputs of the crops that tile it;
+        inside ``_embedding_moments`` it is the mean and the variance of their
+        embeddings, ``2 * dim`` values (one crop, the whole interval, without
+        ``crop_frames``).
 
         Parameters
         ----------
@@ -538,10 +556,14 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         Tensor of shape (batch, k, n_outputs), float32
         """
         x = to_tensor(x, device=self._device())
-        if self.module_.training or self.crop_frames is None:
+        moments = self._moments_output
+        if (self.module_.training or self.crop_frames is None) and not moments:
             return self._logits(x, **fit_params)
-        crops = augment.tile_crops(x, int(self.crop_frames))
+        crops = (x[:, :, None] if self.crop_frames is None
+                 else augment.tile_crops(x, int(self.crop_frames)))
         outputs = self._logits(crops, **fit_params)
+        if moments:
+            return torch.cat([outputs.mean(dim=2), outputs.var(dim=2, unbiased=False)], dim=-1)
         return outputs.mean(dim=2) if self._embedding_output else self._combine_crops(outputs)
 
     def augment_batch(self, x: torch.Tensor, y: torch.Tensor):

@@ -188,3 +188,20 @@ def test_recipe_clones_and_persists(songs, tmp_path):
     portable = load_portable(save_portable(pipe, tmp_path / "portable"))
     assert portable.named_steps["classifier"].crop_frames == 30  # predictions tile crops
     np.testing.assert_allclose(portable.predict_proba(X), pipe.predict_proba(X), atol=1e-5)
+
+
+def test_an_ensemble_of_seeds_as_the_last_step(songs):
+    """The user guide's ensemble: a soft vote of classifiers that differ in random_state."""
+    from sklearn.ensemble import VotingClassifier
+
+    X, y, _ = songs
+    members = [clone(quick_pipe(**RECIPE)[-1]).set_params(random_state=seed) for seed in (0, 1)]
+    pipe = quick_pipe(**RECIPE)
+    pipe.steps[-1] = ("classifier", VotingClassifier(
+        [(f"seed{i}", m) for i, m in enumerate(members)], voting="soft"))
+    pipe.fit(X, y)
+    vote = pipe.named_steps["classifier"]
+    spectrograms = pipe[:-1].transform(X)
+    each = [m.predict_proba(spectrograms) for m in vote.estimators_]
+    assert not np.allclose(each[0], each[1])  # the seeds give two networks
+    np.testing.assert_allclose(pipe.predict_proba(X), np.mean(each, axis=0), atol=1e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import joblib
 import numpy as np
 import pytest
@@ -102,12 +104,44 @@ def test_loss_without_positives_is_zero_with_a_gradient():
 # ---------------------------------------------------------------------------- the encoder
 def test_fit_transform_shapes_and_names(encoder, spectrograms):
     E = encoder.transform(spectrograms)
-    assert E.shape == (16, 8) and E.dtype == np.float32
+    assert E.shape == (16, 16) and E.dtype == np.float32  # pooling="mean_std"
     assert encoder.transform_intervals(spectrograms).shape == (16, 3, 8)
-    np.testing.assert_allclose(encoder.transform_intervals(spectrograms).mean(axis=1), E,
+    np.testing.assert_allclose(encoder.transform_intervals(spectrograms).mean(axis=1), E[:, :8],
                                atol=1e-6)
-    assert list(encoder.get_feature_names_out()) == [f"contrastiveencoder{i}" for i in range(8)]
+    assert list(encoder.get_feature_names_out()) == [f"contrastiveencoder{i}" for i in range(16)]
+    assert encoder.n_features_out_ == 16
     assert not hasattr(encoder, "predict_proba") and not hasattr(encoder, "predict")
+    means = copy.deepcopy(encoder).set_params(pooling="mean")
+    np.testing.assert_array_equal(means.transform(spectrograms), E[:, :8])
+    assert means.get_feature_names_out().shape == (8,)
+
+
+def test_mean_std_pooling_is_the_spread_of_the_crop_embeddings(encoder, spectrograms):
+    """The second half of an embedding is the standard deviation over every crop that tiles
+    the song's intervals, computed here crop by crop."""
+    from sklearn_songpop import augment
+
+    encoder = copy.deepcopy(encoder).set_params(crop_frames=10, fast_path=False)  # float32
+    x = torch.as_tensor(spectrograms)
+    crops = augment.tile_crops(x, 10)  # (songs, k, crops, bins, frames)
+    assert crops.shape[2] > 1
+    encoder.module_.eval()
+    with torch.no_grad():
+        each = np.stack([[[encoder.module_.embed(crops[i, j, c][None, None]).numpy()[0]
+                           for c in range(crops.shape[2])] for j in range(crops.shape[1])]
+                         for i in range(len(x))])
+    flat = each.reshape(len(x), -1, each.shape[-1])
+    E = encoder.transform(spectrograms)
+    np.testing.assert_allclose(E[:, :8], flat.mean(axis=1), atol=1e-4)
+    np.testing.assert_allclose(E[:, 8:], flat.std(axis=1), atol=1e-4)
+    assert (E[:, 8:] > 0).any()
+
+
+def test_pooling_is_checked(encoder, spectrograms):
+    with pytest.raises(ValueError, match="pooling must be 'mean_std' or 'mean', got 'max'"):
+        clone(encoder).set_params(pooling="max").fit(spectrograms)
+    with pytest.raises(ValueError, match="pooling must be"):
+        copy.deepcopy(encoder).set_params(pooling="max").transform(spectrograms)
 
 
 def test_encoder_novelty_uses_its_embeddings(encoder, spectrograms):
@@ -149,7 +183,7 @@ def test_intervals_of_a_song_cluster_together_after_training():
 def test_one_interval_per_song_trains_on_two_views(spectrograms):
     enc = ContrastiveEncoder(max_epochs=2, embedding_dim=4, crop_frames=12,
                              random_state=0).fit(spectrograms[:, 0])
-    assert enc.transform(spectrograms[:, 0]).shape == (16, 4)
+    assert enc.transform(spectrograms[:, 0]).shape == (16, 8)  # mean and std of 4
     assert np.all(np.asarray(enc.history_[:, "train_loss"]) > 0)
 
 

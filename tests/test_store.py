@@ -177,4 +177,5 @@ def test_a_model_trained_on_a_store_predicts_audio_files(corpus, stored):
     assert [name for name, _ in pipe.steps] == ["intervals", "spectrogram", "classifier"]
     np.testing.assert_allclose(pipe.predict_proba(paths), clf.predict_proba(X), atol=1e-5)
     encoder = ContrastiveEncoder(max_epochs=1, embedding_dim=8, random_state=0).fit(fs)
-    assert encoder.transform(fs).shape == (7, 8)
+    assert encoder.transform(fs).shape == (7, 16)  # the mean and the spread of 8 dimensions
+    np.testing.assert_allclose(encoder.transform(fs), encoder.transform(X), atol=1e-5)

@@ -18,7 +18,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
+from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 from torch import nn
@@ -166,12 +167,24 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         moment alone does not tell a song's intervals from the others.
     gain_db : float, default=6.0
         A random level per interval, so loudness alone does not identify a song.
+    n_init : int, default=1
+        Networks trained from different starting weights (and orders of the
+        songs); :meth:`fit` keeps the one whose training loss ends lowest (the
+        mean over its last tenth of epochs), as
+        :class:`~sklearn.cluster.KMeans` keeps its best ``n_init``. Each costs
+        a whole training. Contrastive training lands in minima of different
+        quality from one seed to the next, and the loss tells them apart
+        without a label (see the user guide). ``partial_fit`` and a
+        ``warm_start`` refit go on from the network kept.
     {shared}
 
     Attributes
     ----------
     n_features_out_ : int
         ``2 * embedding_dim`` with ``pooling="mean_std"``, else ``embedding_dim``.
+    init_losses_ : ndarray of shape (n_init,)
+        The final training loss of each of the ``n_init`` networks, in the
+        order they were trained; the kept one is the smallest.
     {shared_attributes}
 
     Notes
@@ -211,6 +224,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         freq_mask: float = 0.15,
         time_mask: float = 0.15,
         gain_db: float = 6.0,
+        n_init: int = 1,
         **kwargs,
     ) -> None:
         super().__init__(module, criterion=criterion, lr=lr, max_epochs=max_epochs,
@@ -221,6 +235,14 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         self.temperature = temperature
         self.positives = positives
         self.pooling = pooling
+        self.n_init = n_init
+
+    def __setstate__(self, state):
+        # parameters added since an encoder was saved take the behaviour it was saved
+        # with, so that get_params, clone and transform work on it as before
+        state.setdefault("pooling", "mean")
+        state.setdefault("n_init", 1)
+        super().__setstate__(state)
 
     # ------------------------------------------------------------------ SongNet hooks
     def _check_y(self, y, n: int, reset: bool):
@@ -301,6 +323,9 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
                 or not self.temperature > 0:
             raise ValueError(f"temperature must be a number > 0, got {self.temperature!r}")
         self._pooling()
+        n_init = getattr(self, "n_init", 1)  # absent from encoders saved before it
+        if isinstance(n_init, bool) or not isinstance(n_init, Integral) or n_init < 1:
+            raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
         if self.positives not in ("song", "interval"):
             raise ValueError(
                 f"positives must be 'song' or 'interval', got {self.positives!r}")
@@ -326,7 +351,35 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         -------
         self
         """
-        return super().fit(X, None, **fit_params)
+        self._check_training_params()
+        n_init = getattr(self, "n_init", 1)
+        if n_init == 1 or (self.warm_start and self.initialized_):
+            super().fit(X, None, **fit_params)
+            self.init_losses_ = np.array([self._final_loss()])
+            return self
+        # each start is a clone with a seed of its own, drawn from random_state
+        seeds = check_random_state(self.random_state).randint(
+            np.iinfo(np.int32).max, size=n_init)
+        best, losses = None, []
+        for seed in seeds:
+            net = clone(self).set_params(n_init=1, random_state=int(seed))
+            net.fit(X, None, **fit_params)
+            losses.append(net._final_loss())
+            if best is None or losses[-1] < best._final_loss():
+                best = net
+            del net
+        params = {"n_init": n_init, "random_state": self.random_state}
+        vars(self).update(vars(best))
+        vars(self).update(params)
+        self.init_losses_ = np.array(losses)
+        return self
+
+    def _final_loss(self) -> float:
+        """The mean training loss over the last tenth of the epochs (at least one)."""
+        losses = [row["train_loss"] for row in self.history if "train_loss" in row]
+        if not losses:
+            return float("nan")
+        return float(np.mean(losses[-max(1, len(losses) // 10):]))
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initialising.

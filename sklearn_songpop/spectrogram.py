@@ -308,16 +308,17 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         chunks = chunk_slices(n * k, threads, per_worker=1, split_serial=False) \
             if threads > 1 else [slice(0, n * k)]
         if len(chunks) > 1:
-            parts = Parallel(n_jobs=threads, require="sharedmem")(
+            out = np.concatenate(Parallel(n_jobs=threads, require="sharedmem")(
                 delayed(self._chunk)(clips[c], device) for c in chunks
-            )
+            ), axis=0)
         else:
-            parts = [self._chunk(clips, device)]
-        out = np.concatenate(parts, axis=0)
+            out = self._chunk(clips, device)
         return out.reshape(n, k, *out.shape[1:])
 
     def _chunk(self, clips: np.ndarray, device: str = "cpu") -> np.ndarray:
         """Spectrograms of a chunk of clips, ``batch_size`` clips per torch call: one job."""
+        if len(clips) <= self.batch_size:
+            return self._batch(clips, device)  # one call: no copy into a joined array
         return np.concatenate([
             self._batch(clips[s:s + self.batch_size], device)
             for s in range(0, len(clips), self.batch_size)

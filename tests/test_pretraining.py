@@ -180,6 +180,22 @@ def test_intervals_of_a_song_cluster_together_after_training():
     assert after < 0.25
 
 
+def test_n_init_keeps_the_start_of_lowest_final_loss(encoder, spectrograms):
+    three = clone(encoder).set_params(n_init=3).fit(spectrograms)
+    losses = three.init_losses_
+    assert losses.shape == (3,) and len(np.unique(losses)) == 3  # three different starts
+    assert three._final_loss() == losses.min()
+    # the kept network is the clone of its own seed, refitted alone
+    seeds = np.random.RandomState(0).randint(np.iinfo(np.int32).max, size=3)
+    alone = clone(encoder).set_params(random_state=int(seeds[losses.argmin()])).fit(spectrograms)
+    np.testing.assert_array_equal(three.transform(spectrograms), alone.transform(spectrograms))
+    # parameters are the caller's, not the kept start's; refits repeat
+    assert three.get_params()["random_state"] == 0 and three.get_params()["n_init"] == 3
+    again = clone(three).fit(spectrograms)
+    np.testing.assert_array_equal(again.init_losses_, losses)
+    assert encoder.init_losses_.shape == (1,)
+
+
 def test_one_interval_per_song_trains_on_two_views(spectrograms):
     enc = ContrastiveEncoder(max_epochs=2, embedding_dim=4, crop_frames=12,
                              random_state=0).fit(spectrograms[:, 0])
@@ -204,6 +220,8 @@ def test_views_pair_crops_of_an_interval_or_intervals_of_a_song(encoder, spectro
     ("temperature", 0.0, "temperature must be a number > 0"),
     ("mixup", 0.4, "needs mixup=0"),
     ("positives", "artist", "positives must be 'song' or 'interval'"),
+    ("n_init", 0, "n_init must be a positive integer"),
+    ("n_init", 1.5, "n_init must be a positive integer"),
 ])
 def test_bad_parameters_raise_clearly(spectrograms, param, value, match):
     with pytest.raises(ValueError, match=match):
@@ -214,6 +232,19 @@ def test_joblib_round_trip(encoder, spectrograms, tmp_path):
     joblib.dump(encoder, tmp_path / "enc.joblib")
     again = joblib.load(tmp_path / "enc.joblib")
     np.testing.assert_array_equal(again.transform(spectrograms), encoder.transform(spectrograms))
+
+
+def test_an_encoder_saved_before_pooling_and_n_init_loads_as_it_was(encoder, spectrograms,
+                                                                     tmp_path):
+    old = copy.deepcopy(encoder)
+    del old.pooling, old.n_init  # what an encoder pickled before these parameters holds
+    joblib.dump(old, tmp_path / "old.joblib")
+    loaded = joblib.load(tmp_path / "old.joblib")
+    assert loaded.get_params()["pooling"] == "mean" and loaded.get_params()["n_init"] == 1
+    np.testing.assert_allclose(loaded.transform(spectrograms),
+                               encoder.transform_intervals(spectrograms).mean(axis=1),
+                               rtol=1e-5, atol=1e-6)
+    assert clone(loaded).get_params()["n_init"] == 1
 
 
 def test_cuda_encoder_loads_on_cpu_only_machine(encoder, spectrograms, monkeypatch):
@@ -233,6 +264,7 @@ def test_pretraining_pipeline_is_the_default_front_end_and_needs_that_preset():
     pipe = make_songpop_pipeline(task="pretraining")
     assert [name for name, _ in pipe.steps] == ["intervals", "spectrogram", "encoder"]
     assert pipe[-1].crop_frames == make_songpop_pipeline()[-1].crop_frames
+    assert pipe[-1].n_init == 2
     with pytest.raises(ValueError, match="no settings for task='pretraining'"):
         make_songpop_pipeline("paper", task="pretraining")
 

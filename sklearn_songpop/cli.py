@@ -246,13 +246,16 @@ def cmd_pretrain(args) -> int:
     encoder = pipe[-1]
     if args.epochs is not None:
         encoder.set_params(max_epochs=args.epochs)
+    if args.n_init is not None:
+        encoder.set_params(n_init=args.n_init)
     encoder.set_params(callbacks=[*encoder.callbacks, ("progress", ProgressBar())])
     t0 = time.perf_counter()
     pipe.fit(paths)
     seconds = time.perf_counter() - t0
     _save_model(pipe, args.out)
-    print(f"pretrained an encoder on {len(paths)} songs ({encoder.max_epochs} epochs) in "
-          f"{seconds:.1f} s; saved to {args.out}")
+    starts = f", the lowest loss of {encoder.n_init} starts" if encoder.n_init > 1 else ""
+    print(f"pretrained an encoder on {len(paths)} songs ({encoder.max_epochs} epochs{starts}) "
+          f"in {seconds:.1f} s; saved to {args.out}")
     return 0
 
 
@@ -581,6 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "manifest with a path column (labels are not read)")
     p.add_argument("--out", required=True, help="encoder file (.joblib)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
+    p.add_argument("--n-init", type=int, help="networks trained from different seeds, "
+                   "the one of lowest final loss kept (default: the preset's, 2)")
     p.add_argument("--device", default="auto", help=_DEVICE_HELP)
     p.add_argument("--random-state", type=int, default=0)
     p.set_defaults(func=cmd_pretrain)

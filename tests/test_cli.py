@@ -288,15 +288,25 @@ def encoder_file(corpus, tmp_path_factory):
     run = songpop("pretrain", "--songs", corpus.parent, "--out", out, "--epochs", 2,
                   "--device", "cpu")
     assert run.returncode == 0, run.stderr
-    assert "pretrained an encoder on 16 songs (2 epochs)" in run.stdout
+    assert "pretrained an encoder on 16 songs (2 epochs, the lowest loss of 2 starts)" \
+        in run.stdout
     return out
 
 
 def test_pretrain_from_a_manifest_ignores_its_labels(corpus, tmp_path):
     out = tmp_path / "enc.joblib"
-    run = songpop("pretrain", "--songs", corpus, "--out", out, "--epochs", 1)
+    run = songpop("pretrain", "--songs", corpus, "--out", out, "--epochs", 1, "--n-init", 1)
     assert run.returncode == 0, run.stderr
+    assert "(1 epochs) in" in run.stdout
     assert out.is_file()
+
+
+def test_pretrain_rejects_a_bad_n_init_in_one_line(corpus, tmp_path):
+    run = songpop("pretrain", "--songs", corpus, "--out", tmp_path / "enc.joblib",
+                  "--epochs", 1, "--n-init", 0)
+    assert run.returncode != 0
+    assert "n_init must be a positive integer, got 0" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_similar_lists_a_song_itself_first(encoder_file, corpus):

@@ -206,7 +206,7 @@ def run(quick: bool = False) -> str:
     best = max(auc["(c) encoder + linear probe"], auc["(d) encoder + fine-tuned network"])
     # the fastest seed: the others' extra time is what else ran on the machine
     pre_s = float(np.min(info["pretrain_s"]))
-    song_epochs = info["pool"] * info["epochs"] * info.get("n_init", 1) / pre_s
+    song_epochs = info["pool"] * info["epochs"] * info["n_init"] / pre_s
     verdicts = [
         f"better of (c) and (d): {best:.3f} against (a) {auc['(a) default preset']:.3f} + 0.05: "
         f"{'met' if best >= auc['(a) default preset'] + 0.05 else 'NOT met'}; against (b) "

@@ -323,7 +323,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
                 or not self.temperature > 0:
             raise ValueError(f"temperature must be a number > 0, got {self.temperature!r}")
         self._pooling()
-        n_init = getattr(self, "n_init", 1)  # absent from encoders saved before it
+        n_init = self.n_init
         if isinstance(n_init, bool) or not isinstance(n_init, Integral) or n_init < 1:
             raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
         if self.positives not in ("song", "interval"):
@@ -352,7 +352,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         self
         """
         self._check_training_params()
-        n_init = getattr(self, "n_init", 1)
+        n_init = self.n_init
         if n_init == 1 or (self.warm_start and self.initialized_):
             super().fit(X, None, **fit_params)
             self.init_losses_ = np.array([self._final_loss()])
@@ -365,9 +365,8 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
             net = clone(self).set_params(n_init=1, random_state=int(seed))
             net.fit(X, None, **fit_params)
             losses.append(net._final_loss())
-            if best is None or losses[-1] < best._final_loss():
+            if best is None or losses[-1] < min(losses[:-1]):
                 best = net
-            del net
         params = {"n_init": n_init, "random_state": self.random_state}
         vars(self).update(vars(best))
         vars(self).update(params)
@@ -422,7 +421,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         return np.concatenate([means.mean(axis=1), std], axis=1).astype(np.float32)
 
     def _pooling(self) -> str:
-        pooling = getattr(self, "pooling", "mean")  # encoders saved before it pooled means
+        pooling = self.pooling  # __setstate__ gives encoders saved before it "mean"
         if pooling not in ("mean", "mean_std"):
             raise ValueError(f"pooling must be 'mean_std' or 'mean', got {pooling!r}")
         return pooling

@@ -317,12 +317,9 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
 
     def _chunk(self, clips: np.ndarray, device: str = "cpu") -> np.ndarray:
         """Spectrograms of a chunk of clips, ``batch_size`` clips per torch call: one job."""
-        if len(clips) <= self.batch_size:
-            return self._batch(clips, device)  # one call: no copy into a joined array
-        return np.concatenate([
-            self._batch(clips[s:s + self.batch_size], device)
-            for s in range(0, len(clips), self.batch_size)
-        ])
+        parts = [self._batch(clips[s:s + self.batch_size], device)
+                 for s in range(0, len(clips), self.batch_size)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)  # no copy of one
 
     def _mel(self, power: torch.Tensor) -> torch.Tensor:
         """The mel filter bank applied to ``(batch, bins, frames)``, block by block."""

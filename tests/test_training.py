@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from skorch.dataset import Dataset
+from skorch.dataset import Dataset, ValidSplit
 
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.training import SongEarlyStopping, SongValidSplit, song_roc_auc
@@ -48,6 +48,10 @@ def test_split_is_made_only_when_the_validation_part_is_large_enough():
     train, valid = SongValidSplit(0.2, min_songs=20)(data, y)
     assert len(valid) == 80 and y[valid.indices].sum() == 20  # stratified
     assert not set(train.indices) & set(valid.indices)
+    # skorch's split, its validation songs in their order in X
+    skorch_valid = ValidSplit(0.2, stratified=True, random_state=0)(data, y)[1]
+    assert list(valid.indices) == sorted(skorch_valid.indices)
+    assert list(skorch_valid.indices) != sorted(skorch_valid.indices)
     train, valid = SongValidSplit(0.2, min_songs=21)(data, y)
     assert valid is None and len(train) == 400
     assert SongValidSplit(5, min_songs=0)(data, y)[1] is not None  # an int cv: one fold of 5

@@ -238,6 +238,8 @@ def cmd_pretrain(args) -> int:
 
     from sklearn_songpop.pipeline import make_songpop_pipeline
 
+    if args.n_init is not None and args.n_init < 1:  # before any song is decoded
+        raise CLIError(f"--n-init: n_init must be a positive integer, got {args.n_init}")
     paths = _paths_of(args.songs)
     if len(paths) < 2:
         raise CLIError(f"{args.songs}: pretraining needs at least 2 songs, found {len(paths)}")

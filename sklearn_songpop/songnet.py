@@ -449,6 +449,18 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         self.module_ = module
         return self
 
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """``train_split``'s parts, the validation songs in the order they have in ``X``.
+
+        skorch's splits list the validation songs shuffled. Their order changes
+        no score, but a feature store read in that order decodes a chunk again
+        for nearly every batch, where in order each chunk is read once.
+        """
+        train, valid = super().get_split_datasets(X, y, **fit_params)
+        if isinstance(valid, torch.utils.data.Subset):
+            valid = torch.utils.data.Subset(valid.dataset, np.sort(np.asarray(valid.indices)))
+        return train, valid
+
     def get_iterator(self, dataset, training=False):
         """skorch's iterator; training songs are shuffled unless ``iterator_train__shuffle``."""
         if not training:

@@ -14,7 +14,6 @@ import math
 from numbers import Integral
 
 import numpy as np
-import torch
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.multiclass import type_of_target
@@ -176,18 +175,6 @@ def _is_continuous(y: np.ndarray) -> bool:
     return type_of_target(y) == "continuous"
 
 
-def _valid_in_order(train, valid):
-    """The split, its validation songs in the order they have in ``X``.
-
-    skorch's split lists them shuffled. Their order changes no score, but a
-    feature store read in that order decodes a chunk for nearly every batch,
-    where in order each chunk is read once.
-    """
-    if isinstance(valid, torch.utils.data.Subset):
-        valid = torch.utils.data.Subset(valid.dataset, np.sort(np.asarray(valid.indices)))
-    return train, valid
-
-
 class SongValidSplit(ValidSplit):
     """skorch's ``ValidSplit`` that makes no split when the validation part would be too small.
 
@@ -196,9 +183,7 @@ class SongValidSplit(ValidSplit):
     class (or, for a continuous target, fewer than ``min_songs`` songs), it
     returns every song for training and no validation part: too few songs
     choose an epoch by chance, and they are worth more as training data. A
-    continuous target is never stratified. The validation songs keep the order
-    they have in ``X`` (skorch's split shuffles them), so that a feature store
-    is read one chunk after another.
+    continuous target is never stratified.
 
     Parameters
     ----------
@@ -278,8 +263,8 @@ class SongValidSplit(ValidSplit):
             return dataset, None
         if y is not None and self.stratified and _is_continuous(to_numpy(y).ravel()):
             plain = ValidSplit(self.cv, stratified=False, random_state=self.random_state)
-            return _valid_in_order(*plain(dataset, y, groups))
-        return _valid_in_order(*super().__call__(dataset, y, groups))
+            return plain(dataset, y, groups)
+        return super().__call__(dataset, y, groups)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(cv={self.cv!r}, stratified={self.stratified!r}, "

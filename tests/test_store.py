@@ -169,6 +169,7 @@ def test_shuffling_reads_a_few_chunks_at_a_time(stored):
 
 def test_validation_songs_are_read_a_chunk_at_a_time(stored, monkeypatch):
     from skorch.dataset import ValidSplit
+    from torch.utils.data import Subset
 
     from sklearn_songpop import SpectrogramCNNClassifier
     from sklearn_songpop.store import StoreDataset
@@ -180,18 +181,22 @@ def test_validation_songs_are_read_a_chunk_at_a_time(stored, monkeypatch):
     monkeypatch.setattr(FeatureStore, "__getitem__",
                         lambda self, rows: reads.append(rows) or read(self, rows))
 
-    def chunk_reads(split):
-        dataset = StoreDataset(fs, y=np.arange(len(fs)) % 2, cache_chunks=1)
-        valid = split(dataset, dataset.y)[1]
-        reads.clear()
+    def chunk_reads(valid):
+        valid = Subset(StoreDataset(fs, y=valid.dataset.y, cache_chunks=1), valid.indices)
+        reads.clear()  # from a fresh dataset, nothing cached
         batches = list(SpectrogramCNNClassifier(batch_size=1).get_iterator(valid))
         assert len(batches) == len(valid)
         return len(reads), {int(fs.rows[i]) // fs.chunk_songs for i in valid.indices}
 
-    n_reads, touched = chunk_reads(SongValidSplit(0.5, False, random_state=2, min_songs=0))
-    assert n_reads == len(touched)
-    shuffled, same = chunk_reads(ValidSplit(0.5, False, random_state=2))  # skorch's order
-    assert same == touched and shuffled > n_reads
+    dataset = StoreDataset(fs, y=np.arange(len(fs)) % 2, cache_chunks=1)
+    for split in (ValidSplit(0.5, False, random_state=2),
+                  SongValidSplit(0.5, False, random_state=2, min_songs=0)):
+        net = SpectrogramCNNClassifier(train_split=split)
+        valid = net.get_split_datasets(dataset, dataset.y)[1]
+        n_reads, touched = chunk_reads(valid)
+        assert n_reads == len(touched)  # each chunk read once, whichever split made the part
+        shuffled, same = chunk_reads(split(dataset, dataset.y)[1])  # the split's own order
+        assert same == touched and shuffled > n_reads
 
 
 def test_a_model_trained_on_a_store_predicts_audio_files(corpus, stored):

@@ -48,10 +48,12 @@ def test_split_is_made_only_when_the_validation_part_is_large_enough():
     train, valid = SongValidSplit(0.2, min_songs=20)(data, y)
     assert len(valid) == 80 and y[valid.indices].sum() == 20  # stratified
     assert not set(train.indices) & set(valid.indices)
-    # skorch's split, its validation songs in their order in X
-    skorch_valid = ValidSplit(0.2, stratified=True, random_state=0)(data, y)[1]
-    assert list(valid.indices) == sorted(skorch_valid.indices)
-    assert list(skorch_valid.indices) != sorted(skorch_valid.indices)
+    skorch_split = ValidSplit(0.2, stratified=True, random_state=0)
+    shuffled = skorch_split(data, y)[1].indices
+    assert list(valid.indices) == list(shuffled)  # skorch's split, where it is made
+    # the network lists any split's validation songs in their order in X (see test_store)
+    net = SpectrogramCNNClassifier(train_split=skorch_split)
+    assert list(net.get_split_datasets(data, y)[1].indices) == sorted(shuffled) != list(shuffled)
     train, valid = SongValidSplit(0.2, min_songs=21)(data, y)
     assert valid is None and len(train) == 400
     assert SongValidSplit(5, min_songs=0)(data, y)[1] is not None  # an int cv: one fold of 5

@@ -238,11 +238,6 @@ def cmd_pretrain(args) -> int:
 
     from sklearn_songpop.pipeline import make_songpop_pipeline
 
-    if args.n_init is not None and args.n_init < 1:  # before any song is decoded
-        raise CLIError(f"--n-init: n_init must be a positive integer, got {args.n_init}")
-    paths = _paths_of(args.songs)
-    if len(paths) < 2:
-        raise CLIError(f"{args.songs}: pretraining needs at least 2 songs, found {len(paths)}")
     pipe = make_songpop_pipeline(task="pretraining", random_state=args.random_state,
                                  verbose=1, encoder__device=args.device)
     encoder = pipe[-1]
@@ -250,6 +245,13 @@ def cmd_pretrain(args) -> int:
         encoder.set_params(max_epochs=args.epochs)
     if args.n_init is not None:
         encoder.set_params(n_init=args.n_init)
+    try:  # the encoder's own checks of its settings, before any song is decoded
+        encoder._check_training_params()
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    paths = _paths_of(args.songs)
+    if len(paths) < 2:
+        raise CLIError(f"{args.songs}: pretraining needs at least 2 songs, found {len(paths)}")
     encoder.set_params(callbacks=[*encoder.callbacks, ("progress", ProgressBar())])
     t0 = time.perf_counter()
     pipe.fit(paths)

@@ -230,6 +230,8 @@ def _paths_of(item: str) -> list[str]:
 
         return load_manifest(item, label_column=None, group_column=None,
                              check_files=False).paths
+    if not os.path.isdir(item):
+        raise CLIError(f"{item}: no such folder or manifest")
     return _songs_from(argparse.Namespace(files=[item], manifest=None))[0]
 
 

@@ -310,6 +310,17 @@ def test_pretrain_rejects_a_bad_n_init_in_one_line(tmp_path):
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("command", ["pretrain", "similar"])
+def test_a_missing_folder_of_songs_is_named(command, encoder_file, tmp_path):
+    missing = tmp_path / "no_such_folder"
+    args = (["--songs", missing, "--out", tmp_path / "enc.joblib"] if command == "pretrain"
+            else ["--encoder", encoder_file, "--catalog", missing, missing])
+    run = songpop(command, *args)
+    assert run.returncode != 0
+    assert f"{missing}: no such folder or manifest" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_similar_lists_a_song_itself_first(encoder_file, corpus):
     song = next(p for p in sorted(corpus.parent.iterdir()) if p.suffix == ".mp3")
     run = songpop("similar", "--encoder", encoder_file, "--catalog", corpus, song, "-k", 3)

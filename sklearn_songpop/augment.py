@@ -13,7 +13,8 @@ import math
 
 import torch
 
-__all__ = ["crop_starts", "mask_spans", "mixup", "random_crop", "shift_gain", "tile_crops"]
+__all__ = ["crop_starts", "mask_spans", "mixup", "random_crop", "random_filter", "shift_gain",
+           "tile_crops"]
 
 
 def _uniform_ints(high: torch.Tensor) -> torch.Tensor:
@@ -173,6 +174,48 @@ def shift_gain(x: torch.Tensor, max_db: float) -> torch.Tensor:
     b, k = x.shape[:2]
     offset = (torch.rand(b, k, 1, 1) * 2 - 1) * max_db
     return x + offset.to(device=x.device, dtype=x.dtype)
+
+
+def random_filter(x: torch.Tensor, max_db: float, n_bands: int = 4) -> torch.Tensor:
+    """Add a random gain in ``[-max_db, max_db]`` dB to each of ``n_bands`` frequency bands.
+
+    The step filter of FilterAugment (Nam, Kim and Park 2022, "FilterAugment:
+    an acoustic environmental data augmentation method"): every interval's
+    frequency axis is cut into ``n_bands`` bands at random bins, and each band
+    gets its own level, the same in every frame. On a spectrogram in decibels
+    this is the same interval through another equaliser, or another room.
+
+    Parameters
+    ----------
+    x : Tensor of shape (batch, k, n_bins, n_frames)
+    max_db : float
+    n_bands : int, default=4
+        Bands per interval, cut at ``n_bands - 1`` bins drawn independently
+        (two cuts on one bin make one band fewer).
+
+    Returns
+    -------
+    Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> y = random_filter(torch.zeros(2, 3, 64, 5), 6.0)
+    >>> bool((y.abs() <= 6.0).all()), bool((y == y[..., :1]).all())
+    (True, True)
+    >>> len(torch.unique(y[0, 0, :, 0]))
+    4
+    """
+    if isinstance(n_bands, bool) or int(n_bands) != n_bands or n_bands < 1:
+        raise ValueError(f"n_bands must be a positive integer, got {n_bands!r}")
+    b, k, f = x.shape[:3]
+    # the first bins of bands 2, 3...; two cuts on one bin leave a band empty
+    cuts = torch.sort(torch.randint(1, max(f, 2), (b, k, n_bands - 1)), dim=-1).values
+    band = (torch.arange(f)[:, None] >= cuts[:, :, None, :]).sum(dim=-1)  # (b, k, f)
+    gains = (torch.rand(b, k, n_bands) * 2 - 1) * max_db
+    level = torch.gather(gains, 2, band)[..., None]
+    return x + level.to(device=x.device, dtype=x.dtype)
 
 
 def mixup(

@@ -182,7 +182,8 @@ def load_encoder(path: str | os.PathLike):
 
 
 _NETS = ("PaperCNN", "SongpopCNN")
-_RECIPE = ("crop_frames", "freq_mask", "time_mask", "n_masks", "gain_db", "mixup")
+_RECIPE = ("crop_frames", "freq_mask", "time_mask", "n_masks", "gain_db", "filter_db",
+           "mixup")
 
 
 def _plain(value):

@@ -81,6 +81,11 @@ n_masks : int, default=1
 gain_db : float, default=0.0
     During training, add a random level in ``[-gain_db, gain_db]`` dB to
     every interval (for spectrograms in decibels). 0 turns it off.
+filter_db : float, default=0.0
+    During training, cut every interval's frequency axis into four random
+    bands and add a random level in ``[-filter_db, filter_db]`` dB to each,
+    as another equaliser would (FilterAugment, Nam et al. 2022; see
+    :func:`~sklearn_songpop.augment.random_filter`). 0 turns it off.
 mixup : float, default=0.0
     During training, mix every song with another of the batch, targets too,
     with a weight drawn from Beta(mixup, mixup) (Zhang et al. 2018). 0 turns
@@ -280,7 +285,7 @@ class SongNet:
         Loss on the output of each interval.
     optimizer, lr, max_epochs, batch_size, train_split, callbacks, input_shape, \
 random_state, fast_path, device, crop_frames, freq_mask, time_mask, n_masks, \
-gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
+gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         As documented in :data:`SHARED_PARAMETERS_DOC` and the subclasses.
 
     Examples
@@ -310,6 +315,7 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         time_mask: float = 0.0,
         n_masks: int = 1,
         gain_db: float = 0.0,
+        filter_db: float = 0.0,
         mixup: float = 0.0,
         init_from=None,
         freeze_epochs: int = 0,
@@ -338,6 +344,7 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         self.time_mask = time_mask
         self.n_masks = n_masks
         self.gain_db = gain_db
+        self.filter_db = filter_db
         self.mixup = mixup
         self.init_from = init_from
         self.freeze_epochs = freeze_epochs
@@ -419,6 +426,8 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
             return super().set_params(**kwargs)
 
     def __setstate__(self, state):
+        # a network saved before filter_db existed trained without it
+        state.setdefault("filter_db", 0.0)
         requested = state.get("device")
         state["device"] = resolve_device(requested)
         super().__setstate__(state)
@@ -597,6 +606,8 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
             x = augment.random_crop(x, int(self.crop_frames))
         if self.gain_db:
             x = augment.shift_gain(x, float(self.gain_db))
+        if self.filter_db:
+            x = augment.random_filter(x, float(self.filter_db))
         if self.freq_mask:
             x = augment.mask_spans(x, float(self.freq_mask), axis=-2, n_masks=self.n_masks)
         if self.time_mask:
@@ -764,7 +775,7 @@ gain_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
         if isinstance(self.n_masks, bool) or not isinstance(self.n_masks, Integral) \
                 or self.n_masks < 1:
             raise ValueError(f"n_masks must be a positive integer, got {self.n_masks!r}")
-        for name in ("gain_db", "mixup"):
+        for name in ("gain_db", "filter_db", "mixup"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0 (0 turns it off), got {value!r}")

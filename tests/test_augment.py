@@ -85,6 +85,24 @@ def test_gain_shifts_a_whole_interval_within_bounds():
     assert len(torch.unique(offset[..., 0, 0])) == 6  # one level per interval
 
 
+def test_filter_gives_each_band_of_an_interval_one_level_within_bounds():
+    x = torch.zeros(16, 3, 8, 5)
+    torch.manual_seed(0)
+    out = augment.random_filter(x, 6.0, n_bands=3)
+    level = out - x
+    assert (level.abs() <= 6.0).all()
+    assert torch.allclose(level, level[..., :1].expand_as(level), atol=1e-4)  # every frame
+    per_bin = level[..., 0]  # (b, k, bins): steps between bands, flat inside one
+    steps = (per_bin[..., 1:] - per_bin[..., :-1]).abs() > 1e-4
+    assert steps.sum(dim=-1).max() == 2 and (steps.sum(dim=-1) == 2).float().mean() > 0.5
+    # the same seed, the same filters; another seed, others
+    torch.manual_seed(0)
+    assert torch.equal(augment.random_filter(x, 6.0, n_bands=3), out)
+    assert not torch.equal(augment.random_filter(x, 6.0, n_bands=3), out)
+    with pytest.raises(ValueError, match="n_bands"):
+        augment.random_filter(x, 6.0, n_bands=0)
+
+
 def test_mixup_mixes_songs_and_labels_alike():
     torch.manual_seed(0)
     x = torch.stack([torch.full((3, 2, 4), float(i)) for i in range(6)])

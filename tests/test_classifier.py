@@ -1,5 +1,7 @@
+import copy
 import pickle
 
+import joblib
 import numpy as np
 import pytest
 import torch
@@ -180,6 +182,18 @@ def test_cuda_model_loads_on_cpu_only_machine(monkeypatch):
     np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
 
 
+def test_a_model_saved_before_filter_db_loads_without_it(tmp_path):
+    X, y = toy()
+    clf = fast(max_epochs=1).fit(X, y)
+    old = copy.deepcopy(clf)
+    del old.filter_db  # what a model pickled before the parameter holds
+    joblib.dump(old, tmp_path / "old.joblib")
+    loaded = joblib.load(tmp_path / "old.joblib")
+    assert loaded.get_params()["filter_db"] == 0.0
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
+    loaded.partial_fit(X, y)  # trains on, as it was trained
+
+
 def test_errors():
     X, y = toy()
     with pytest.raises(ValueError, match="one class only"):
@@ -246,7 +260,7 @@ def test_augmented_training_repeats_under_random_state_and_learns():
     X, y = toy(n=40, shape=(16, 30))
     Xt, yt = toy(n=40, shape=(16, 30), seed=1)
     recipe = {"crop_frames": 20, "freq_mask": 0.2, "time_mask": 0.2, "n_masks": 2,
-              "gain_db": 3.0, "mixup": 0.4, "class_weight": "balanced"}
+              "gain_db": 3.0, "filter_db": 3.0, "mixup": 0.4, "class_weight": "balanced"}
     a = fast(**recipe).fit(X, y)
     b = fast(**recipe).fit(X, y)
     c = fast(**{**recipe, "random_state": 1}).fit(X, y)
@@ -259,7 +273,8 @@ def test_augmented_training_repeats_under_random_state_and_learns():
 @pytest.mark.parametrize("name, value", [
     ("crop_frames", 0), ("crop_frames", 2.5), ("crop_frames", True), ("crop_frames", "3"),
     ("freq_mask", 1.5), ("freq_mask", -0.1), ("time_mask", "wide"), ("n_masks", 0),
-    ("gain_db", -1.0), ("mixup", float("nan")), ("mixup", None),
+    ("gain_db", -1.0), ("filter_db", -3.0), ("filter_db", "6 dB"), ("mixup", float("nan")),
+    ("mixup", None),
 ])
 def test_bad_recipe_parameters_are_named(name, value):
     X, y = toy(n=10)

@@ -59,6 +59,7 @@ PREVIOUS_DEFAULT = {
     "classifier__crop_frames": None,
     "classifier__freq_mask": 0.0,
     "classifier__time_mask": 0.0,
+    "classifier__criterion__label_smoothing": 0.0,
 }
 
 
@@ -144,6 +145,7 @@ def _curve(quick: bool) -> tuple[list[dict], dict]:
             run = json.loads(line)
             done[(run["n"], run["ds"], run["model"], run["seed"])] = run
     runs, front_s = [], 0.0
+    reused = len(done)
     for ds in DATA_SEEDS:
         for n in sizes:
             wanted = [(n, ds, m, 0) for m in ("majority class", "log-mel baseline")]
@@ -183,7 +185,7 @@ def _curve(quick: bool) -> tuple[list[dict], dict]:
                 print(f"  n={n} data seed {ds} {run['model']} seed {run['seed']}: "
                       f"AUC {run['auc']:.3f}", flush=True)
             runs += [done[key] for key in wanted]
-    return runs, {"front_s": front_s}
+    return runs, {"front_s": front_s, "reused": min(reused, len(runs)), "file": path.name}
 
 
 def _seconds_per_song_epoch(quick: bool) -> dict:
@@ -228,6 +230,8 @@ def _fetch_real_audio() -> dict[str, list[str]] | None:
                     print(f"  real recordings unavailable: apt-get download {package}: "
                           f"{got.stderr.strip()[-200:]}")
                     return None
+                # dpkg -x makes its target folder, not the folders above it
+                (REAL_DIR / package).mkdir(parents=True, exist_ok=True)
                 subprocess.run(["dpkg", "-x", str(debs[0]), str(REAL_DIR / package)],
                                check=True)
         found[package] = sorted(str(p) for p in folder.glob("*.ogg"))
@@ -341,7 +345,9 @@ def run(quick: bool = False) -> str:
             f"(previous default {speed['previous default'] * 1e3:.1f} ms, ratio "
             f"{speed['this default'] / speed['previous default']:.2f}, target 1.5)",
             f"- time: front ends {info['front_s']:.0f} s, default preset fits "
-            f"{default_fit:.0f} s, paper preset fits {paper_fit:.0f} s, curve {t_curve:.0f} s"]
+            f"{default_fit:.0f} s, paper preset fits {paper_fit:.0f} s, curve {t_curve:.0f} s"
+            + (f" ({info['reused']} of {len(runs)} runs read back from {info['file']}, with "
+               "the fit times of the run that made them)" if info["reused"] else "")]
     real = _real_audio(quick)
     text += ["", "## Real recordings: flare-game (orchestral) against hedgewars-data (themes)", ""]
     if real is None:

@@ -244,6 +244,10 @@ def cmd_pretrain(args) -> int:
                                  verbose=1, encoder__device=args.device)
     encoder = pipe[-1]
     if args.epochs is not None:
+        # the encoder takes 0 (initialise only, as tests do); a saved encoder must be trained
+        if args.epochs < 1:
+            raise CLIError(f"--epochs must be at least 1, got {args.epochs}: an encoder "
+                           "trained for no epoch would be saved untrained")
         encoder.set_params(max_epochs=args.epochs)
     if args.n_init is not None:
         encoder.set_params(n_init=args.n_init)

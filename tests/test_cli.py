@@ -310,6 +310,16 @@ def test_pretrain_rejects_a_bad_n_init_in_one_line(tmp_path):
     assert "Traceback" not in run.stderr
 
 
+def test_pretrain_rejects_zero_epochs_before_reading_songs(tmp_path):
+    out = tmp_path / "enc.joblib"
+    run = songpop("pretrain", "--songs", tmp_path / "no_such_folder", "--out", out,
+                  "--epochs", 0)
+    assert run.returncode != 0
+    assert "--epochs must be at least 1, got 0" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("command", ["pretrain", "similar"])
 def test_a_missing_folder_of_songs_is_named(command, encoder_file, tmp_path):
     missing = tmp_path / "no_such_folder"

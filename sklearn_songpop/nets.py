@@ -142,6 +142,15 @@ class SongpopCNN(nn.Module):
         Channels of each convolution block.
     dropout : float, default=0.3
         Drop probability before the last layer.
+    instance_norm : bool, default=False
+        Bring each spectrogram to zero mean and unit variance over its own
+        bins and frames before the batch norm (an instance norm without
+        learned scale). A recording's overall level and contrast (its
+        mastering, the loudness of an artist's sound) then no longer count;
+        its spectral shape and how it changes in time still do. With False,
+        the batch norm alone standardises, with one mean and scale for all
+        spectrograms. A body trained one way cannot start a network of the
+        other (:meth:`load_body_state_dict` says so).
 
     Examples
     --------
@@ -153,11 +162,21 @@ class SongpopCNN(nn.Module):
     60660
     """
 
+    #: networks pickled before ``instance_norm`` existed used the batch norm alone
+    _instance_norm = False
+
     def __init__(
         self, n_classes: int = 2, channels: tuple[int, ...] = (16, 32, 64, 64),
-        dropout: float = 0.3,
+        dropout: float = 0.3, instance_norm: bool = False,
     ) -> None:
         super().__init__()
+        if instance_norm not in (True, False):
+            raise ValueError(f"instance_norm must be True or False, got {instance_norm!r}")
+        self._instance_norm = bool(instance_norm)
+        if self._instance_norm:
+            # kept in the state: a body is loaded only into a network that reads its input
+            # the same way (its batch-norm statistics are those of the standardised input)
+            self.register_buffer("instance_normed", torch.ones(()))
         self.input_norm = nn.BatchNorm2d(1)
         blocks = []
         in_ch = 1
@@ -183,6 +202,9 @@ class SongpopCNN(nn.Module):
         -------
         Tensor of shape (batch, 2 * channels[-1])
         """
+        if self._instance_norm:
+            # biased variance, as instance norm; a constant spectrogram becomes zeros
+            x = F.instance_norm(x, eps=1e-5)
         x = self.input_norm(x)
         for block in self.blocks:
             x = _pool2(block(x))
@@ -236,6 +258,13 @@ class SongpopCNN(nn.Module):
         own = self.body_state_dict()
         shapes = {k: tuple(v.shape) for k, v in own.items()}
         given = {k: tuple(v.shape) for k, v in state.items()}
+        mine, theirs = ("instance_normed" in d for d in (own, state))
+        if mine != theirs:
+            raise ValueError(
+                f"the body to start from was trained with instance_norm={theirs}, this "
+                f"network has instance_norm={mine} (set module__instance_norm to the "
+                "encoder's)"
+            )
         if shapes != given:
             raise ValueError(
                 "the body to start from does not fit this network: it has the channels "
@@ -270,6 +299,10 @@ class ContrastiveNet(nn.Module):
         Size of the projection the loss sees.
     channels : tuple of int, default=(16, 32, 64, 64)
         Channels of each convolution block of the body.
+    instance_norm : bool, default=False
+        Whether the body standardises each spectrogram first (see
+        :class:`SongpopCNN`); a network that starts from this body needs the
+        same.
 
     Examples
     --------
@@ -282,11 +315,12 @@ class ContrastiveNet(nn.Module):
 
     def __init__(
         self, embedding_dim: int = 128, projection_dim: int = 64,
-        channels: tuple[int, ...] = (16, 32, 64, 64),
+        channels: tuple[int, ...] = (16, 32, 64, 64), instance_norm: bool = False,
     ) -> None:
         super().__init__()
         # the backbone's "head" is the embedding layer; no dropout in pretraining
-        self.backbone = SongpopCNN(n_classes=embedding_dim, channels=channels, dropout=0.0)
+        self.backbone = SongpopCNN(n_classes=embedding_dim, channels=channels, dropout=0.0,
+                                   instance_norm=instance_norm)
         self.projection = nn.Sequential(
             nn.ReLU(), nn.Linear(embedding_dim, embedding_dim), nn.ReLU(),
             nn.Linear(embedding_dim, projection_dim),

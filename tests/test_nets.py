@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sklearn_songpop.nets import PaperCNN, SongpopCNN
+from sklearn_songpop.nets import ContrastiveNet, PaperCNN, SongpopCNN
 
 
 def test_paper_cnn_shapes_and_parameters():
@@ -48,3 +48,46 @@ def test_songpop_cnn_any_input_size(shape):
 
 def test_songpop_cnn_is_compact():
     assert sum(p.numel() for p in SongpopCNN().parameters()) < 100_000
+
+
+def _eval_net(instance_norm: bool) -> SongpopCNN:
+    torch.manual_seed(0)
+    return SongpopCNN(instance_norm=instance_norm).eval()
+
+
+def test_instance_norm_ignores_level_and_contrast():
+    x = torch.randn(3, 1, 32, 40) * 10 - 40
+    net = _eval_net(True)
+    torch.testing.assert_close(net(x), net(3.0 * x - 12.0), atol=1e-4, rtol=1e-4)
+    # the batch norm alone, in eval mode, hears both
+    assert not torch.allclose(_eval_net(False)(x), _eval_net(False)(3.0 * x - 12.0),
+                              atol=1e-3)
+
+
+def test_instance_norm_of_a_silent_spectrogram_stays_finite():
+    out = _eval_net(True)(torch.full((2, 1, 16, 20), -80.0))
+    assert torch.isfinite(out).all()
+
+
+def test_instance_norm_is_checked_and_a_body_loads_only_into_its_kind():
+    with pytest.raises(ValueError, match="instance_norm must be True or False, got 'yes'"):
+        SongpopCNN(instance_norm="yes")
+    body = ContrastiveNet(instance_norm=True).body_state_dict()
+    with pytest.raises(ValueError, match="trained with instance_norm=True, this network has "
+                                         "instance_norm=False"):
+        SongpopCNN().load_body_state_dict(body)
+    with pytest.raises(ValueError, match="trained with instance_norm=False, this network has "
+                                         "instance_norm=True"):
+        SongpopCNN(instance_norm=True).load_body_state_dict(SongpopCNN().body_state_dict())
+    net = SongpopCNN(instance_norm=True)
+    net.load_body_state_dict(body)
+    torch.testing.assert_close(net.body_state_dict(), body)
+
+
+def test_a_network_pickled_before_instance_norm_reads_input_as_before():
+    net = _eval_net(False)
+    x = torch.randn(2, 1, 16, 20)
+    before = net(x)
+    del net.__dict__["_instance_norm"]  # as unpickled from a version without the parameter
+    torch.testing.assert_close(net(x), before)
+    assert "instance_normed" not in net.state_dict()

@@ -190,6 +190,22 @@ def test_recipe_clones_and_persists(songs, tmp_path):
     np.testing.assert_allclose(portable.predict_proba(X), pipe.predict_proba(X), atol=1e-5)
 
 
+def test_instance_norm_grid_searches_and_persists(songs, tmp_path):
+    X, y, groups = songs
+    grid = {"classifier__module__instance_norm": [False, True]}
+    search = GridSearchCV(quick_pipe(**RECIPE), grid, cv=GroupKFold(2), scoring="roc_auc")
+    search.fit(X, y, groups=groups)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    pipe = quick_pipe(**RECIPE, classifier__module__instance_norm=True).fit(X, y)
+    assert pipe.named_steps["classifier"].module_._instance_norm
+    joblib.dump(pipe, tmp_path / "instance.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "instance.joblib").predict_proba(X),
+                                  pipe.predict_proba(X))
+    portable = load_portable(save_portable(pipe, tmp_path / "portable"))
+    assert portable.named_steps["classifier"].module_._instance_norm
+    np.testing.assert_allclose(portable.predict_proba(X), pipe.predict_proba(X), atol=1e-5)
+
+
 def test_an_ensemble_of_seeds_as_the_last_step(songs):
     """The user guide's ensemble: a soft vote of classifiers that differ in random_state."""
     from sklearn.ensemble import VotingClassifier

@@ -306,6 +306,21 @@ def test_init_from_a_file_a_pipeline_or_a_frozen_encoder(encoder, spectrograms, 
     assert _equal(_body(clf.fit(spectrograms, y)), _body(encoder))
 
 
+def test_an_instance_normalised_body_starts_a_network_that_reads_input_the_same_way(
+        spectrograms):
+    encoder = ContrastiveEncoder(max_epochs=1, embedding_dim=8, batch_size=8,
+                                 module__instance_norm=True, fast_path=False,
+                                 random_state=0).fit(spectrograms)
+    y = np.arange(16) % 2
+    clf = SpectrogramCNNClassifier(init_from=encoder, module__instance_norm=True,
+                                   max_epochs=0, random_state=0).fit(spectrograms, y)
+    assert _equal(_body(clf), _body(encoder))
+    # its embeddings do not move with the level or contrast of the input (in float32;
+    # bfloat16 rounds the two inputs differently)
+    np.testing.assert_allclose(encoder.transform(3 * spectrograms - 5),
+                               encoder.transform(spectrograms), atol=1e-4)
+
+
 def test_init_from_errors_are_clear(encoder, spectrograms, tmp_path):
     y = np.arange(16) % 2
     with pytest.raises(ValueError, match="is not fitted. clone"):
@@ -317,6 +332,12 @@ def test_init_from_errors_are_clear(encoder, spectrograms, tmp_path):
     with pytest.raises(ValueError, match="channels"):
         SpectrogramCNNClassifier(init_from=encoder, module__channels=(8, 8),
                                  max_epochs=1).fit(spectrograms, y)
+    with pytest.raises(ValueError, match="trained with instance_norm=False, this network "
+                                         "has instance_norm=True"):
+        SpectrogramCNNClassifier(init_from=encoder, module__instance_norm=True,
+                                 max_epochs=1).fit(spectrograms, y)
+    with pytest.raises(ValueError, match="instance_norm must be True or False"):
+        SpectrogramCNNClassifier(module__instance_norm="no", max_epochs=1).fit(spectrograms, y)
     with pytest.raises(ValueError, match="PaperCNN has none"):
         SpectrogramCNNClassifier(PaperCNN, init_from=encoder, module__input_shape=(16, 24),
                                  max_epochs=1).fit(spectrograms, y)

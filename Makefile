@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.songpop-installed
 DOCS_STAMP := $(VENV)/.songpop-docs-installed
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test test-fast lint bench docs clean
 
 # torch is installed first, pinned: the CPU build that lies on this machine's disk
 $(STAMP): pyproject.toml
@@ -20,8 +20,13 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# the whole suite, one pytest-xdist worker per core (tests/conftest.py shares the threads)
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
+
+# the inner loop: every test but those marked slow
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -16,10 +16,9 @@ from sklearn_songpop import AudioError, IntervalSampler, SpectrogramCNNClassifie
 from sklearn_songpop._write import write_audio
 from sklearn_songpop.pipeline import make_songpop_pipeline
 
-from .conftest import SR, chirp
+from .conftest import SR, chirp, quick
 
-QUICK = {"classifier__max_epochs": 2, "classifier__callbacks": None,
-         "classifier__train_split": None, "spectrogram__n_mels": 32}
+QUICK = quick()
 
 
 @pytest.fixture(scope="module")

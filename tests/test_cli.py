@@ -1,10 +1,15 @@
-"""The songpop command, run in a subprocess on a handful of tiny songs."""
+"""The songpop command on a handful of tiny songs, run in-process through ``main(argv)``.
 
+One test runs the installed module in a subprocess, so the entry point is covered too.
+"""
+
+import contextlib
 import csv
 import io
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -15,9 +20,33 @@ from sklearn_songpop.datasets import make_songs, write_songs
 from tests._html import assert_tables_match, read_report
 
 
-def songpop(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "sklearn_songpop.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def songpop(*args):
+    """Run ``songpop ARGS`` as its entry point would, in this process.
+
+    Standard output and error are captured as a subprocess's would be, and warnings
+    reach the captured error stream as they would reach a terminal (Python's default
+    filters, not pytest's), so a test that asks for one line of error sees them.
+    """
+    from sklearn_songpop.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                         ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        warnings.showwarning = _print_warning
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse: --help, or a usage error
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +60,7 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("model") / "model.joblib"
-    run = songpop("train", "--manifest", corpus, "--out", out)
+    run = songpop("train", "--manifest", corpus, "--out", out, "--set", "classifier__max_epochs=3")
     assert run.returncode == 0, run.stderr
     assert "model saved to" in run.stdout
     return out
@@ -67,7 +96,8 @@ def test_predict_to_stdout_and_file(model, corpus, tmp_path):
 
 
 def test_evaluate_writes_report(corpus, tmp_path):
-    run = songpop("evaluate", "--manifest", corpus, "--cv", "3", "--out", tmp_path)
+    run = songpop("evaluate", "--manifest", corpus, "--cv", "3", "--out", tmp_path,
+                  "--set", "classifier__max_epochs=2")
     assert run.returncode == 0, run.stderr
     assert "majority class" in run.stdout and (tmp_path / "report.json").is_file()
     summary = json.loads((tmp_path / "report.json").read_text())
@@ -130,10 +160,13 @@ def test_errors_are_one_line_and_nonzero(model, tmp_path):
 
 
 def test_predict_help_warns_about_pickles():
-    run = songpop("predict", "--help")
+    # the one subprocess: the module runs as a program
+    run = subprocess.run([sys.executable, "-m", "sklearn_songpop.cli", "predict", "--help"],
+                         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "runs code" in run.stdout
 
 
+@pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     from sklearn_songpop.demo import run_demo
 
@@ -257,11 +290,12 @@ def test_continuous_labels_train_a_regressor_that_predicts_values(numbers, tmp_p
 
 def test_few_distinct_integers_stay_classes_unless_asked(numbers, tmp_path):
     run = songpop("train", "--manifest", numbers, "--label-column", "stars",
-                  "--out", tmp_path / "stars.joblib")
+                  "--out", tmp_path / "stars.joblib", "--set", "classifier__max_epochs=2")
     assert run.returncode == 0, run.stderr
     assert "trained a classification model" in run.stdout
     run = songpop("train", "--manifest", numbers, "--label-column", "stars", "--task",
-                  "regression", "--out", tmp_path / "stars_reg.joblib")
+                  "regression", "--out", tmp_path / "stars_reg.joblib",
+                  "--set", "regressor__max_epochs=2")
     assert run.returncode == 0, run.stderr
     assert "trained a regression model" in run.stdout
     run = songpop("train", "--manifest", numbers, "--label-column", "artist", "--task",
@@ -271,7 +305,8 @@ def test_few_distinct_integers_stay_classes_unless_asked(numbers, tmp_path):
 
 def test_evaluate_a_regression_forward_in_time(numbers, tmp_path):
     run = songpop("evaluate", "--manifest", numbers, "--label-column", "popularity", "--cv", "3",
-                  "--time-column", "year", "--time-splits", "2", "--out", tmp_path)
+                  "--time-column", "year", "--time-splits", "2", "--out", tmp_path,
+                  "--set", "regressor__max_epochs=2")
     assert run.returncode == 0, run.stderr
     assert "spearman" in run.stdout and "Forward in time:" in run.stdout
     assert "ReleaseYearSplit, 2 folds" in run.stdout
@@ -342,10 +377,10 @@ def test_similar_lists_a_song_itself_first(encoder_file, corpus):
 
 
 def test_train_on_an_encoder_probe_and_finetune(encoder_file, corpus, tmp_path):
-    for mode in ("probe", "finetune"):
+    for mode, settings in (("probe", []), ("finetune", ["--set", "classifier__max_epochs=2"])):
         out = tmp_path / f"{mode}.joblib"
         run = songpop("train", "--manifest", corpus, "--out", out, "--encoder", encoder_file,
-                      "--encoder-mode", mode)
+                      "--encoder-mode", mode, *settings)
         assert run.returncode == 0, run.stderr
         pred = songpop("predict", "--model", out, "--manifest", corpus)
         assert pred.returncode == 0, pred.stderr
@@ -458,7 +493,7 @@ def test_train_from_a_store_predicts_files(corpus, tmp_path):
     assert len(rows) == 2 and all(0 <= float(r["p_1"]) <= 1 for r in rows)
 
 
-def test_features_on_a_dask_scheduler(corpus, tmp_path, monkeypatch):
+def test_features_on_a_dask_scheduler(corpus, tmp_path):
     pytest.importorskip("zarr", minversion="3")
     distributed = pytest.importorskip("dask.distributed")
     from sklearn_songpop.store import FeatureStore
@@ -478,8 +513,11 @@ def test_features_on_a_dask_scheduler(corpus, tmp_path, monkeypatch):
     # equal up to float16 rounding of float32 FFTs that may round otherwise in
     # another process (see test_dask.py)
     np.testing.assert_allclose(FeatureStore(out)[:], FeatureStore(serial)[:], atol=0.07)
-    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "1s")
-    nobody = songpop("features", "--manifest", corpus, "--out", tmp_path / "no.zarr",
-                     "--scheduler", "tcp://127.0.0.1:9")
+    import dask
+
+    # in-process, Dask read its environment at import: set the time-out in its config
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        nobody = songpop("features", "--manifest", corpus, "--out", tmp_path / "no.zarr",
+                         "--scheduler", "tcp://127.0.0.1:9")
     assert nobody.returncode == 1 and nobody.stderr.strip().count("\n") == 0
     assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered" in nobody.stderr

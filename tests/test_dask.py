@@ -15,6 +15,7 @@ from sklearn_songpop import (
 distributed = pytest.importorskip("dask.distributed")
 
 
+@pytest.mark.slow  # starts a cluster
 @pytest.mark.parametrize("processes", [True, False], ids=["worker-processes", "worker-threads"])
 def test_dask_backend_equals_serial(tmp_path, processes):
     songs = make_songs(n_songs=8, n_artists=2, duration=5.0, random_state=0)
@@ -41,6 +42,7 @@ def test_dask_backend_equals_serial(tmp_path, processes):
     assert spectrograms.data == []
 
 
+@pytest.mark.slow  # starts a cluster of two worker processes
 def test_dask_workers_write_the_same_store_as_the_serial_path(tmp_path):
     zarr = pytest.importorskip("zarr", minversion="3")
     from sklearn_songpop import make_songpop_pipeline

@@ -3,6 +3,7 @@
 Each expected failure carries its reason; everything else must pass.
 """
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_songpop import (
@@ -57,18 +58,31 @@ def _expected(estimator):
         IntervalSampler(n_intervals=2, duration=2, sr=1, random_state=0),
         SpectrogramTransformer(kind="stft", n_fft=4, hop_length=2),
         BandStatistics(),
-        SpectrogramCNNClassifier(max_epochs=30, lr=0.02, random_state=0),
-        # the default preset's recipe: crops of every interval and masks (callbacks hold
-        # their own state in skorch, so the schedule is tested in test_training.py)
-        SpectrogramCNNClassifier(max_epochs=10, lr=0.02, batch_size=64, random_state=0,
-                                 crop_frames=2, freq_mask=0.15, time_mask=0.15),
-        SpectrogramCNNRegressor(max_epochs=30, lr=0.02, random_state=0),
-        SpectrogramCNNRegressor(max_epochs=10, lr=0.02, batch_size=64, random_state=0,
-                                crop_frames=2, freq_mask=0.15, time_mask=0.15),
+        # a few epochs on large batches pass the checks' small problems (accuracy above
+        # 0.83 on blobs) with and without the bfloat16 fast path; learning quality is
+        # measured in the benchmarks
+        SpectrogramCNNClassifier(max_epochs=5, lr=0.05, batch_size=64, random_state=0),
+        SpectrogramCNNRegressor(max_epochs=10, lr=0.02, batch_size=64, random_state=0),
         # one interval per row here: its two views are crops of it
         ContrastiveEncoder(max_epochs=3, embedding_dim=4, crop_frames=2, random_state=0),
     ],
     expected_failed_checks=_expected,
 )
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [
+        # the default preset's recipe: crops of every interval and masks (callbacks hold
+        # their own state in skorch, so the schedule is tested in test_training.py)
+        SpectrogramCNNClassifier(max_epochs=5, lr=0.02, batch_size=64, random_state=0,
+                                 crop_frames=2, freq_mask=0.15, time_mask=0.15),
+        SpectrogramCNNRegressor(max_epochs=5, lr=0.02, batch_size=64, random_state=0,
+                                crop_frames=2, freq_mask=0.15, time_mask=0.15),
+    ],
+    expected_failed_checks=_expected,
+)
+def test_the_recipe_is_sklearn_compatible(estimator, check):
     check(estimator)

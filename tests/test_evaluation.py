@@ -8,13 +8,13 @@ from sklearn_songpop import BandStatistics, evaluate, make_baselines, make_songp
 from sklearn_songpop.plotting import plot_interval_timeline, plot_spectrogram
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 
+from .conftest import quick
+
 
 @pytest.fixture(scope="module")
 def result(small_songs):
     X = np.stack(small_songs.waveforms)
-    pipe = make_songpop_pipeline(random_state=0, classifier__max_epochs=3,
-                                 classifier__callbacks=None, classifier__train_split=None,
-                                 spectrogram__n_mels=32)
+    pipe = make_songpop_pipeline(random_state=0, **quick())
     return evaluate(pipe, X, small_songs.y, groups=small_songs.groups, cv=GroupKFold(4))
 
 

@@ -19,10 +19,25 @@ from sklearn_songpop import (
     save_portable,
 )
 
+from .conftest import quick
+
 
 @pytest.fixture(scope="module")
-def cue():
-    """Random labels; every "popular" song carries a steady 1 kHz tone, the only thing to learn."""
+def fitted(small_songs):
+    """A quickly fitted default pipeline, two artists held out: for shapes, units, novelty."""
+    X = np.stack(small_songs.waveforms)
+    test = np.isin(small_songs.groups, np.unique(small_songs.groups)[:2])
+    pipe = make_songpop_pipeline("default", random_state=0, **quick())
+    pipe.fit(X[~test], small_songs.y[~test])
+    return pipe, X[test], small_songs.y[test], X[~test]
+
+
+@pytest.fixture(scope="module")
+def learned_cue():
+    """Random labels; every "popular" song carries a steady 1 kHz tone, the only thing to learn.
+
+    The default preset, trained until it has learned the cue.
+    """
     X, y, test = cue_set()  # the explain benchmark's set; four artists held out
     pipe = make_songpop_pipeline("default", random_state=0, classifier__max_epochs=15)
     pipe.fit(X[~test], y[~test])
@@ -36,8 +51,9 @@ def _cue_ratio(why) -> float:
     return float(mass[:, :, near].sum() / mass.sum() / near.mean())
 
 
-def test_occlusion_puts_the_mass_on_a_planted_cue(cue):
-    pipe, X_test, y_test, _ = cue
+@pytest.mark.slow
+def test_occlusion_puts_the_mass_on_a_planted_cue(learned_cue):
+    pipe, X_test, y_test, _ = learned_cue
     with_cue = X_test[y_test == 1]
     assert pipe.predict(with_cue).mean() > 0.8  # the net learned the cue
     why = explain(pipe, with_cue)
@@ -46,8 +62,8 @@ def test_occlusion_puts_the_mass_on_a_planted_cue(cue):
     assert (why.targets == 1).all()
 
 
-def test_shapes_units_and_determinism(cue):
-    pipe, X_test, _, _ = cue
+def test_shapes_units_and_determinism(fitted):
+    pipe, X_test, _, _ = fitted
     songs = X_test[:2]
     why = explain(pipe, songs)
     n_bins = pipe.named_steps["spectrogram"].n_mels
@@ -69,16 +85,16 @@ def test_shapes_units_and_determinism(cue):
 
 
 @pytest.mark.parametrize("method", ["integrated_gradients", "input_x_gradient"])
-def test_gradient_methods(cue, method):
-    pipe, X_test, _, _ = cue
+def test_gradient_methods(fitted, method):
+    pipe, X_test, _, _ = fitted
     why = explain(pipe, X_test[:1], method=method, target=1)
     assert why.method == method and why.targets.tolist() == [1]
     assert why.attributions.shape == pipe[:-1].transform(X_test[:1]).shape
     assert np.isfinite(why.attributions).all() and np.abs(why.attributions).sum() > 0
 
 
-def test_occlusion_patches_are_uniform(cue):
-    pipe, X_test, _, _ = cue
+def test_occlusion_patches_are_uniform(fitted):
+    pipe, X_test, _, _ = fitted
     why = explain(pipe, X_test[:1], patch=(8, 6.0))  # whole-interval strips of 8 bands
     a = why.attributions[0, 0]
     assert np.allclose(a, a[:, :1]) and np.allclose(a[:8], a[0])
@@ -87,14 +103,14 @@ def test_occlusion_patches_are_uniform(cue):
 def test_regressor_explained():
     songs = make_songs(n_songs=16, duration=8.0, random_state=1)
     pipe = make_songpop_pipeline("default", task="regression", random_state=0,
-                                 regressor__max_epochs=2).fit(songs.waveforms, songs.popularity)
+                                 **quick("regression")).fit(songs.waveforms, songs.popularity)
     why = explain(pipe, songs.waveforms[:2])
     assert why.targets is None
     np.testing.assert_allclose(why.predictions, pipe.predict(songs.waveforms[:2]), atol=1e-4)
 
 
-def test_bad_calls_say_what_is_wrong(cue):
-    pipe, X_test, _, _ = cue
+def test_bad_calls_say_what_is_wrong(fitted):
+    pipe, X_test, _, _ = fitted
     with pytest.raises(ValueError, match="method must be one of"):
         explain(pipe, X_test[:1], method="lime")
     with pytest.raises(ValueError, match="patch must be"):
@@ -114,13 +130,13 @@ def test_bad_calls_say_what_is_wrong(cue):
         explain(make_songpop_pipeline("default"), X_test[:1])
 
 
-def test_explanation_plot(cue):
+def test_explanation_plot(fitted):
     import matplotlib
 
     matplotlib.use("Agg")
     from sklearn_songpop.plotting import plot_explanation
 
-    pipe, X_test, _, _ = cue
+    pipe, X_test, _, _ = fitted
     fig = plot_explanation(explain(pipe, X_test[:1]))
     timeline, *panels = fig.axes
     assert len(timeline.patches) == 3  # one bar per interval
@@ -129,8 +145,8 @@ def test_explanation_plot(cue):
 
 
 # ---------------------------------------------------------------------- novelty
-def test_novelty_low_for_training_songs_high_for_noise(cue):
-    pipe, _, _, X_train = cue
+def test_novelty_low_for_training_songs_high_for_noise(fitted):
+    pipe, _, _, X_train = fitted
     clf = pipe[-1]
     songs = X_train[:4]
     rng = np.random.default_rng(0)
@@ -177,8 +193,8 @@ def test_a_module_without_an_embedding_still_fits():
         clf.novelty(X)
 
 
-def test_novelty_survives_saving(cue, tmp_path):
-    pipe, X_test, _, _ = cue
+def test_novelty_survives_saving(fitted, tmp_path):
+    pipe, X_test, _, _ = fitted
     expected = pipe[-1].novelty(pipe[:-1].transform(X_test[:3]))
     joblib.dump(pipe, tmp_path / "m.joblib")
     again = joblib.load(tmp_path / "m.joblib")

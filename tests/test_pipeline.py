@@ -17,14 +17,9 @@ from sklearn_songpop.intervals import IntervalSampler
 from sklearn_songpop.persistence import VersionMismatchWarning, load_portable, save_portable
 from sklearn_songpop.training import CosineSchedule, SongEarlyStopping, SongValidSplit
 
-QUICK = {
-    "intervals__duration": 1.0,
-    "spectrogram__n_mels": 32,
-    "classifier__max_epochs": 3,
-    "classifier__module__channels": (4, 8),
-    "classifier__callbacks": None,
-    "classifier__train_split": None,
-}
+from .conftest import quick
+
+QUICK = quick(intervals__duration=1.0)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ from sklearn_songpop import (
 from sklearn_songpop.songnet import SongNet
 from sklearn_songpop.training import SongEarlyStopping
 
+from .conftest import quick
+
 
 def toy(n=40, k=3, shape=(16, 16), seed=0):
     """Songs whose number grows with the level of their top band."""
@@ -141,8 +143,8 @@ def test_joblib_round_trip(tmp_path):
     np.testing.assert_allclose(back.predict(X), reg.predict(X), rtol=1e-6)
 
 
-QUICK = {"intervals__duration": 1.0, "spectrogram__n_mels": 16, "regressor__max_epochs": 2,
-         "regressor__module__channels": (4, 8), "regressor__crop_frames": 20}
+QUICK = quick("regression", intervals__duration=1.0, spectrogram__n_mels=16,
+              regressor__crop_frames=20)
 
 
 @pytest.mark.parametrize("routing", [False, True])

@@ -17,9 +17,9 @@ from sklearn_songpop import (
     save_portable,
 )
 
-QUICK = {"classifier__max_epochs": 2, "classifier__callbacks": None,
-         "classifier__train_split": None, "spectrogram__n_mels": 32,
-         "classifier__module__channels": (4, 8)}
+from .conftest import quick
+
+QUICK = quick()
 
 
 @st.composite
@@ -80,6 +80,7 @@ print(json.dumps(pipe.predict_proba(np.stack(songs.waveforms)).tolist()))
 """
 
 
+@pytest.mark.slow
 def test_same_seed_same_predictions_in_and_across_processes():
     from sklearn_songpop import make_songs
 

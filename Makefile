@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/songpop demo
 
+# ruff, and the layers declared in pyproject.toml: no import cycle, no upward import
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # the whole suite, one pytest-xdist worker per core (tests/conftest.py shares the threads)
 test: lint

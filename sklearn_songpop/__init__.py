@@ -28,19 +28,14 @@ from sklearn_songpop.explain import explain
 from sklearn_songpop.intervals import IntervalSampler, window_starts
 from sklearn_songpop.model_selection import ReleaseYearSplit
 from sklearn_songpop.nets import ContrastiveNet, PaperCNN, SongpopCNN
-from sklearn_songpop.persistence import (
-    VersionMismatchWarning,
-    load_encoder,
-    load_model,
-    load_portable,
-    save_model,
-    save_portable,
-)
+from sklearn_songpop.persistence import VersionMismatchWarning, load_model, save_model
 from sklearn_songpop.pipeline import PRESETS, make_songpop_pipeline
+from sklearn_songpop.portable import load_portable, save_portable
 from sklearn_songpop.pretraining import (
     ContrastiveEncoder,
     ContrastiveLoss,
     contrastive_loss,
+    load_encoder,
     make_probe,
 )
 from sklearn_songpop.regressor import SpectrogramCNNRegressor

@@ -179,7 +179,7 @@ def _save_trained(model, args, what: str, t0: float) -> None:
     _save_model(model, args.out)
     print(f"trained {what} in {time.perf_counter() - t0:.1f} s; model saved to {args.out}")
     if args.portable:
-        from sklearn_songpop.persistence import save_portable
+        from sklearn_songpop.portable import save_portable
 
         save_portable(model, args.portable)
         print(f"portable copy (settings.json and weights.pt, no pickle) in {args.portable}")
@@ -212,8 +212,7 @@ def _with_encoder(pipe, path: str, mode: str, task: str):
     (``probe``) or the network fine-tuned from its body (``finetune``)."""
     from sklearn.frozen import FrozenEstimator
 
-    from sklearn_songpop.persistence import load_encoder
-    from sklearn_songpop.pretraining import make_probe
+    from sklearn_songpop.pretraining import load_encoder, make_probe
 
     encoder = load_encoder(path)
     if mode == "finetune":
@@ -270,7 +269,7 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_similar(args) -> int:
-    from sklearn_songpop.persistence import load_encoder
+    from sklearn_songpop.pretraining import load_encoder
     from sklearn_songpop.similar import SongNeighbors
 
     encoder = load_encoder(args.encoder)
@@ -354,6 +353,7 @@ def _warn_novel(paths, novelty) -> None:
 def cmd_explain(args) -> int:
     import numpy as np
 
+    from sklearn_songpop._json import to_json_types
     from sklearn_songpop.explain import explain
     from sklearn_songpop.persistence import load_model
     from sklearn_songpop.report import explained_songs, write_report
@@ -370,7 +370,7 @@ def cmd_explain(args) -> int:
         j, b, t = np.unravel_index(int(np.argmax(attr)), attr.shape)
         summary.append({
             "song": path, "prediction": entry["prediction"],
-            "target": None if why.targets is None else _json_value(why.targets[i]),
+            "target": None if why.targets is None else to_json_types(why.targets[i]),
             "output": float(why.predictions[i]),
             "novelty": entry["novelty"],
             "interval_starts_s": [round(float(x), 3) for x in why.starts[i]],
@@ -390,11 +390,6 @@ def cmd_explain(args) -> int:
                         notes=[f"Model {args.model}; attributions by {why.method}."])
     print(f"report written to {page}")
     return 0
-
-
-def _json_value(value):
-    """A numpy scalar as the plain Python value JSON takes."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def _write_rows(path, head: list[str], rows: list[list]) -> None:

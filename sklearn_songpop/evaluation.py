@@ -40,6 +40,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sklearn_songpop._json import to_json_types
 from sklearn_songpop.intervals import IntervalSampler
 from sklearn_songpop.model_selection import ReleaseYearSplit
 from sklearn_songpop.spectrogram import SpectrogramTransformer
@@ -187,7 +188,7 @@ class _Report:
             More entries for the top level (such as ``"leak_comparison"``).
         """
         with open(path, "w", encoding="utf-8") as f:
-            json.dump({**self.to_dict(), **_plain(extra or {})}, f, indent=2)
+            json.dump({**self.to_dict(), **_json_ready(extra or {})}, f, indent=2)
 
     def _with_forward(self, lines: list[str]) -> str:
         if self.forward is not None:
@@ -252,7 +253,7 @@ class EvaluationResult(_Report):
         -------
         dict
         """
-        out = _plain({
+        out = _json_ready({
             "cv": self.cv, "classes": list(self.classes), "pos_label": self.pos_label,
             "n_songs": int(len(self.y)), "scores": self.scores, "fold_scores": self.fold_scores,
             "confusion_matrix": self.confusion, "fit_time_s": self.fit_time,
@@ -405,8 +406,8 @@ class RegressionResult(_Report):
         out = {
             "cv": self.cv, "task": "regression",
             "n_songs": int(np.sum(~np.isnan(next(iter(self.pred.values()))))),
-            "scores": _plain(self.scores), "fold_scores": _plain(self.fold_scores),
-            "fit_time_s": _plain(self.fit_time),
+            "scores": _json_ready(self.scores), "fold_scores": _json_ready(self.fold_scores),
+            "fit_time_s": _json_ready(self.fit_time),
         }
         if self.forward is not None:
             out["forward_in_time"] = self.forward.to_dict()
@@ -453,16 +454,9 @@ class RegressionResult(_Report):
         return [_save(fig, folder, "predicted_vs_true.png")]
 
 
-def _plain(v):
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, (np.integer, np.floating, np.bool_)):
-        return v.item()
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    return v
+def _json_ready(value):
+    """JSON's types; anything else is left for ``json.dump`` to judge."""
+    return to_json_types(value, fallback=lambda v: v)
 
 
 def hit_precision(y_true, y_pred, top: float = TOP_SHARE) -> float:

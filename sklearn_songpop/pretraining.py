@@ -14,11 +14,13 @@ read anywhere here.
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
@@ -26,9 +28,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from sklearn_songpop.nets import ContrastiveNet
+from sklearn_songpop.persistence import load_model
 from sklearn_songpop.songnet import SongNet, shared_docstring
 
-__all__ = ["ContrastiveEncoder", "ContrastiveLoss", "contrastive_loss", "make_probe"]
+__all__ = ["ContrastiveEncoder", "ContrastiveLoss", "contrastive_loss", "load_encoder",
+           "make_probe"]
 
 
 def contrastive_loss(z: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
@@ -543,3 +547,50 @@ def make_probe(encoder, task: str = "classification", C: float = 0.1, random_sta
                                                    random_state=random_state)))
     return Pipeline([*front, ("encoder", FrozenEstimator(encoder)), ("scale", StandardScaler()),
                      head])
+
+
+def load_encoder(path: str | os.PathLike):
+    """Load a fitted pretraining pipeline (``songpop pretrain``'s file) and check it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file saved with :func:`~sklearn_songpop.save_model` (or joblib) holding a fitted
+        pipeline whose last step is a
+        :class:`~sklearn_songpop.ContrastiveEncoder`, or such an encoder alone.
+
+    Returns
+    -------
+    estimator
+        What the file holds; its ``transform`` gives song embeddings.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    ValueError
+        When the file is not a model, or holds something else than a fitted
+        encoder (a classifier, say).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn_songpop import save_model
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.joblib")
+    >>> save_model(DummyClassifier().fit([[0], [1]], [0, 1]), path)
+    >>> load_encoder(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...model.joblib: holds a DummyClassifier, not a pretrained encoder ...
+    """
+    model = load_model(path)
+    last = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    if not isinstance(last, ContrastiveEncoder):
+        raise ValueError(
+            f"{os.fspath(path)}: holds a {type(last).__name__}, not a pretrained encoder "
+            "(make one with songpop pretrain)"
+        )
+    if not getattr(last, "initialized_", False) or not hasattr(last, "input_shape_"):
+        raise ValueError(f"{os.fspath(path)}: the encoder in it is not fitted")
+    return model

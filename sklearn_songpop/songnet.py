@@ -32,6 +32,7 @@ from sklearn_songpop import augment
 from sklearn_songpop._device import resolve_device
 from sklearn_songpop._novelty import fit_reference, novelty_scores
 from sklearn_songpop.nets import SongpopCNN
+from sklearn_songpop.persistence import load_model
 from sklearn_songpop.store import ChunkShuffleSampler, FeatureStore, StoreDataset
 
 __all__ = ["SongNet", "body_state_from", "resolve_device", "shared_docstring"]
@@ -206,8 +207,6 @@ def body_state_from(source) -> dict[str, torch.Tensor]:
     from sklearn.pipeline import Pipeline
 
     if isinstance(source, (str, os.PathLike)):
-        from sklearn_songpop.persistence import load_model
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # versions and devices: only the weights matter
             try:

@@ -25,6 +25,7 @@ import torch
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from sklearn.base import clone
 
+from sklearn_songpop._json import to_json_types
 from sklearn_songpop.audio import AudioError
 
 __all__ = ["ChunkShuffleSampler", "FeatureStore", "StoreDataset", "write_features"]
@@ -57,19 +58,6 @@ def _zarr():
     return zarr
 
 
-def _plain(value):
-    """Parameters as JSON holds them (tuples as lists, numpy scalars as numbers)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return repr(value)
-
-
 def front_end_settings(front_end) -> dict:
     """Each step's class and parameters, as the store records and compares them.
 
@@ -86,8 +74,8 @@ def front_end_settings(front_end) -> dict:
         ``device``, ``batch_size``), not what it computes.
     """
     return {name: {"class": type(step).__name__,
-                   "params": _plain({k: v for k, v in step.get_params().items()
-                                     if k not in _HOW_NOT_WHAT})}
+                   "params": to_json_types({k: v for k, v in step.get_params().items()
+                                            if k not in _HOW_NOT_WHAT}, fallback=repr)}
             for name, step in front_end.steps}
 
 
@@ -194,8 +182,9 @@ def write_features(
         "format": STORE_FORMAT,
         "settings": front_end_settings(front_end),
         "ids": _song_ids(songs),
-        "y": None if y is None else _plain(list(np.asarray(y).tolist())),
-        "groups": None if groups is None else _plain(list(np.asarray(groups).tolist())),
+        "y": None if y is None else to_json_types(np.asarray(y).tolist(), fallback=repr),
+        "groups": None if groups is None else to_json_types(np.asarray(groups).tolist(),
+                                                            fallback=repr),
         "chunk_songs": int(chunk_songs),
         "dtype": dtype,
     }

@@ -14,7 +14,8 @@ from sklearn_songpop import (
     save_model,
 )
 from sklearn_songpop.intervals import IntervalSampler
-from sklearn_songpop.persistence import VersionMismatchWarning, load_portable, save_portable
+from sklearn_songpop.persistence import VersionMismatchWarning
+from sklearn_songpop.portable import load_portable, save_portable
 from sklearn_songpop.training import CosineSchedule, SongEarlyStopping, SongValidSplit
 
 from .conftest import quick

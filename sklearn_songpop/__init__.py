@@ -14,16 +14,10 @@ from sklearn_songpop.audio import (
     probe_audio,
     probe_files,
 )
+from sklearn_songpop.baselines import BandStatistics, make_baselines
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.datasets import find_audio, load_manifest, make_songs, write_songs
-from sklearn_songpop.evaluation import (
-    BandStatistics,
-    EvaluationResult,
-    RegressionResult,
-    evaluate,
-    leak_comparison,
-    make_baselines,
-)
+from sklearn_songpop.evaluation import evaluate, leak_comparison
 from sklearn_songpop.explain import explain
 from sklearn_songpop.intervals import IntervalSampler, window_starts
 from sklearn_songpop.model_selection import ReleaseYearSplit
@@ -40,6 +34,7 @@ from sklearn_songpop.pretraining import (
 )
 from sklearn_songpop.regressor import SpectrogramCNNRegressor
 from sklearn_songpop.report import render_report, write_report
+from sklearn_songpop.results import EvaluationResult, RegressionResult
 from sklearn_songpop.similar import SongNeighbors
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 from sklearn_songpop.store import FeatureStore, write_features

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 __all__ = [
+    "plot_classification_results",
     "plot_explanation",
     "plot_interval_timeline",
+    "plot_regression_results",
     "plot_spectrogram",
     "plot_training_curves",
 ]
@@ -240,3 +244,122 @@ def plot_explanation(explanation, song: int = 0, fig=None, label: str | None = N
             ax.tick_params(labelleft=False)
     fig.colorbar(overlay, ax=fig.axes[1:1 + k], label="attribution", shrink=0.8)
     return fig
+
+
+def _save_figure(fig, folder, name) -> str:
+    import matplotlib.pyplot as plt
+
+    path = os.path.join(folder, name)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_classification_results(result, folder: str | os.PathLike) -> list[str]:
+    """Save confusion matrices, ROC and precision-recall curves as PNG files.
+
+    Parameters
+    ----------
+    result : EvaluationResult
+        What :func:`~sklearn_songpop.evaluate` returns for classifiers.
+    folder : str or os.PathLike
+        Created when missing.
+
+    Returns
+    -------
+    list of str
+        The files written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_songpop import IntervalSampler, evaluate, make_baselines, make_songs
+    >>> songs = make_songs(n_songs=12, n_artists=4, duration=4.0, random_state=0)
+    >>> X = IntervalSampler(duration=1.0, random_state=0).fit_transform(np.stack(songs.waveforms))
+    >>> result = evaluate(make_baselines()["log-mel band statistics"], X, songs.y, cv=2)
+    >>> [os.path.basename(p) for p in plot_classification_results(result, tempfile.mkdtemp())]
+    ['confusion_matrices.png', 'roc.png', 'precision_recall.png']
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import (
+        ConfusionMatrixDisplay,
+        PrecisionRecallDisplay,
+        RocCurveDisplay,
+    )
+
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    names = list(result.scores)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8))
+    for ax, name in zip(np.atleast_1d(axes), names):
+        ConfusionMatrixDisplay(np.asarray(result.confusion[name]),
+                               display_labels=result.classes).plot(ax=ax, colorbar=False)
+        ax.set_title(name, fontsize=10)
+    fig.tight_layout()
+    written.append(_save_figure(fig, folder, "confusion_matrices.png"))
+    y_pos = np.asarray(result.y) == result.pos_label
+    for title, display, fname in (
+        ("ROC curve", RocCurveDisplay, "roc.png"),
+        ("Precision-recall curve", PrecisionRecallDisplay, "precision_recall.png"),
+    ):
+        fig, ax = plt.subplots(figsize=(5, 4.5))
+        for name in names:
+            tested = ~np.isnan(result.proba[name])
+            display.from_predictions(y_pos[tested], result.proba[name][tested], name=name,
+                                     ax=ax)
+        ax.set_title(f"{title} ({result.cv})", fontsize=10)
+        written.append(_save_figure(fig, folder, fname))
+    return written
+
+
+def plot_regression_results(result, folder: str | os.PathLike) -> list[str]:
+    """Save a scatter of predicted against true values per model as a PNG file.
+
+    Parameters
+    ----------
+    result : RegressionResult
+        What :func:`~sklearn_songpop.evaluate` returns for models of a number.
+    folder : str or os.PathLike
+        Created when missing.
+
+    Returns
+    -------
+    list of str
+        The files written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_songpop import IntervalSampler, evaluate, make_baselines, make_songs
+    >>> songs = make_songs(n_songs=12, n_artists=4, duration=4.0, random_state=0)
+    >>> X = IntervalSampler(duration=1.0, random_state=0).fit_transform(np.stack(songs.waveforms))
+    >>> ridge = make_baselines(task="regression")["log-mel band statistics"]
+    >>> result = evaluate(ridge, X, songs.popularity, cv=2, baselines=False)
+    >>> [os.path.basename(p) for p in plot_regression_results(result, tempfile.mkdtemp())]
+    ['predicted_vs_true.png']
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    os.makedirs(folder, exist_ok=True)
+    names = list(result.scores)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.0),
+                             squeeze=False)
+    y = np.asarray(result.y, float)
+    for ax, name in zip(axes[0], names):
+        tested = ~np.isnan(result.pred[name])
+        ax.scatter(y[tested], result.pred[name][tested], s=10, alpha=0.6)
+        low, high = np.nanmin(y[tested]), np.nanmax(y[tested])
+        ax.plot([low, high], [low, high], color="k", linewidth=0.8)
+        ax.set_xlabel("true")
+        ax.set_ylabel("predicted")
+        ax.set_title(f"{name}: rho {result.scores[name]['spearman']:.2f}", fontsize=10)
+    fig.tight_layout()
+    return [_save_figure(fig, folder, "predicted_vs_true.png")]

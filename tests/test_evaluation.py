@@ -118,7 +118,7 @@ def test_regression_report(regression, tmp_path):
 
 
 def test_hit_precision_and_bad_regression_input(small_songs):
-    from sklearn_songpop.evaluation import hit_precision
+    from sklearn_songpop.metrics import hit_precision
 
     y = np.arange(20.0)
     assert hit_precision(y, y) == 1.0 and hit_precision(y, -y) == 0.0

@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_songpop._device import resolve_device
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.intervals import IntervalSampler
 from sklearn_songpop.regressor import SpectrogramCNNRegressor
@@ -197,9 +198,8 @@ default="occlusion"
         )
     n, k, n_bins, n_frames = S.shape
     starts = sampler.interval_starts(X)
-    is_classifier = isinstance(net, SpectrogramCNNClassifier)
-    interval_out = net._interval_outputs(S)  # (n, k, n_outputs)
-    if is_classifier:
+    if isinstance(net, SpectrogramCNNClassifier):
+        interval_out = net.predict_interval_proba(S)  # (n, k, n_classes)
         if target is None:
             t_idx = interval_out.mean(axis=1).argmax(axis=1)
         else:
@@ -244,7 +244,7 @@ def _attribute(net, x: np.ndarray, targets: np.ndarray, k: int, method: str,
     forward = _forward(net, k)
     out = np.empty(x.shape, dtype=np.float32)
     with _evaluating(net):
-        device = net._device()
+        device = resolve_device(net.device)
         mask = _patch_mask(x.shape[1], x.shape[2], *patch).to(device)
         # a cell "without" anything: the interval's own mean level, not zero dB
         # intervals per call: each is copied once per patch, or once per integral step

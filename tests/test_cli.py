@@ -159,6 +159,7 @@ def test_errors_are_one_line_and_nonzero(model, tmp_path):
     assert "Traceback" in verbose.stderr
 
 
+@pytest.mark.slow  # starts an interpreter
 def test_predict_help_warns_about_pickles():
     # the one subprocess: the module runs as a program
     run = subprocess.run([sys.executable, "-m", "sklearn_songpop.cli", "predict", "--help"],

@@ -14,7 +14,7 @@ from .conftest import quick
 @pytest.fixture(scope="module")
 def result(small_songs):
     X = np.stack(small_songs.waveforms)
-    pipe = make_songpop_pipeline(random_state=0, **quick())
+    pipe = make_songpop_pipeline(random_state=0, **quick(intervals__duration=2.0))
     return evaluate(pipe, X, small_songs.y, groups=small_songs.groups, cv=GroupKFold(4))
 
 

@@ -113,6 +113,7 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow  # starts a browser
 def test_report_in_a_real_browser(report, tmp_path):
     """Debian's chromium, headless: every image drawn, no console error, a screenshot."""
     browser = _chromium()

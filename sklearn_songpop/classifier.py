@@ -20,8 +20,9 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
 
+from sklearn_songpop._docstrings import shared_docstring
 from sklearn_songpop.nets import SongpopCNN
-from sklearn_songpop.songnet import SongNet, resolve_device, shared_docstring
+from sklearn_songpop.songnet import SongNet, resolve_device
 from sklearn_songpop.training import song_roc_auc
 
 __all__ = ["SpectrogramCNNClassifier", "resolve_device"]

@@ -27,9 +27,10 @@ from skorch import NeuralNet
 from torch import nn
 from torch.nn import functional as F
 
+from sklearn_songpop._docstrings import shared_docstring
 from sklearn_songpop.nets import ContrastiveNet
 from sklearn_songpop.persistence import load_model
-from sklearn_songpop.songnet import SongNet, shared_docstring
+from sklearn_songpop.songnet import SongNet
 
 __all__ = ["ContrastiveEncoder", "ContrastiveLoss", "contrastive_loss", "load_encoder",
            "make_probe"]

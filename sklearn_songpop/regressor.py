@@ -15,8 +15,9 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 from skorch import NeuralNetRegressor
 from skorch.callbacks import EpochScoring
 
+from sklearn_songpop._docstrings import shared_docstring
 from sklearn_songpop.nets import SongpopCNN
-from sklearn_songpop.songnet import SongNet, shared_docstring
+from sklearn_songpop.songnet import SongNet
 from sklearn_songpop.training import song_spearman
 
 __all__ = ["SpectrogramCNNRegressor"]

@@ -7,7 +7,6 @@ Loading runs no code stored in the files (``torch.load(weights_only=True)``,
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from pathlib import Path
@@ -87,15 +86,9 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     module = clf.module if isinstance(clf.module, type) else type(clf.module)
     if module.__name__ not in _NETS:
         raise ValueError(f"only {_NETS} can be saved without pickle, not {module.__name__}")
-    module_kwargs = dict(clf.get_params_for("module"))
-    accepted = inspect.signature(module).parameters
-    if "n_classes" in accepted:
-        module_kwargs.setdefault("n_classes", clf._n_outputs())
-    if "input_shape" in accepted:
-        module_kwargs.setdefault("input_shape", list(clf.input_shape_[1:]))
     network = {
         "module": module.__name__,
-        "module_kwargs": to_json_types(module_kwargs),
+        "module_kwargs": to_json_types(clf.get_module_params()),
         "input_shape": to_json_types(clf.input_shape_),
         "n_features_in": int(clf.n_features_in_),
         "fast_path": to_json_types(clf.fast_path),

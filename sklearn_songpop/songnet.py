@@ -296,10 +296,26 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         if str(requested) == "auto":
             self.device = requested
 
-    def initialize_module(self):
-        """Instantiate the network, filling ``n_classes`` and ``input_shape`` from the data.
+    def get_module_params(self) -> dict:
+        """The keyword arguments the network is built with.
 
-        With ``init_from``, the body's tensors are then copied from there.
+        The ``module__`` parameters and, where the module's class takes them
+        and the data has fixed them, ``n_classes`` and ``input_shape``.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_songpop import SpectrogramCNNClassifier
+        >>> X = np.zeros((4, 2, 8, 10), np.float32)
+        >>> clf = SpectrogramCNNClassifier(max_epochs=0, module__channels=(4, 8))
+        >>> sorted(clf.fit(X, ["hit", "miss", "hit", "miss"]).get_module_params().items())
+        [('channels', (4, 8)), ('n_classes', 2)]
+
+        ``SongpopCNN`` reads spectrograms of any size, so it takes no ``input_shape``.
         """
         kwargs = self.get_params_for("module")
         if isinstance(self.module, type) and hasattr(self, "input_shape_"):
@@ -307,7 +323,14 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
             for name, value in self._module_defaults().items():
                 if name in accepted:
                     kwargs.setdefault(name, value)
-        module = self.initialized_instance(self.module, kwargs)
+        return kwargs
+
+    def initialize_module(self):
+        """Instantiate the network, filling ``n_classes`` and ``input_shape`` from the data.
+
+        With ``init_from``, the body's tensors are then copied from there.
+        """
+        module = self.initialized_instance(self.module, self.get_module_params())
         if self.init_from is not None:
             if not hasattr(module, "load_body_state_dict"):
                 raise ValueError(

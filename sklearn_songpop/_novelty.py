@@ -20,7 +20,8 @@ N_NEIGHBORS = 5
 WARN_AT = 1.0
 
 
-def fit_reference(embeddings: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> Bunch:
+def fit_reference(embeddings: np.ndarray, n_neighbors: int = N_NEIGHBORS,
+                  space: str = "embedding") -> Bunch:
     """Standardise the training songs' embeddings and record their own neighbour distances.
 
     Parameters
@@ -28,13 +29,17 @@ def fit_reference(embeddings: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> Bun
     embeddings : ndarray of shape (m, d)
         One row per kept training song.
     n_neighbors : int, default=5
+    space : str, default="embedding"
+        What the embeddings are, recorded so new songs are embedded alike:
+        ``"embedding"``, or ``"softmax"`` for classifiers' references kept
+        before December 2026, which were the softmax of the embeddings.
 
     Returns
     -------
     Bunch
         ``mean`` and ``scale`` (d,), the standardised ``embeddings`` (m, d)
         float32, ``distances`` (m,) sorted: each song's mean distance to its
-        nearest other songs, and ``n_neighbors``.
+        nearest other songs, ``n_neighbors`` and ``space``.
     """
     emb = np.asarray(embeddings, dtype=np.float64)
     mean = emb.mean(axis=0)
@@ -48,7 +53,7 @@ def fit_reference(embeddings: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> Bun
         dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z)
         distances = np.sort(dist[:, 1:].mean(axis=1))  # column 0 is the song itself
     return Bunch(mean=mean.astype(np.float32), scale=scale.astype(np.float32), embeddings=z,
-                 distances=distances.astype(np.float64), n_neighbors=max(k, 1))
+                 distances=distances.astype(np.float64), n_neighbors=max(k, 1), space=space)
 
 
 def novelty_scores(reference: Bunch, embeddings: np.ndarray) -> np.ndarray:

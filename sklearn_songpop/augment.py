@@ -13,8 +13,8 @@ import math
 
 import torch
 
-__all__ = ["crop_starts", "mask_spans", "mixup", "random_crop", "random_filter", "shift_gain",
-           "tile_crops"]
+__all__ = ["augment_batch", "crop_starts", "mask_spans", "mixup", "random_crop",
+           "random_filter", "shift_gain", "tile_crops"]
 
 
 def _uniform_ints(high: torch.Tensor) -> torch.Tensor:
@@ -262,3 +262,49 @@ def mixup(
     lam_x = lam.to(device=x.device, dtype=x.dtype)[:, None, None, None]
     x_mixed = lam_x * x + (1 - lam_x) * x[partner.to(x.device)]
     return x_mixed, y_mixed.to(x.device)
+
+
+def augment_batch(x: torch.Tensor, y: torch.Tensor, *, crop_frames: int | None = None,
+                  gain_db: float = 0.0, filter_db: float = 0.0, freq_mask: float = 0.0,
+                  time_mask: float = 0.0, n_masks: int = 1, mixup_alpha: float = 0.0,
+                  n_classes: int | None = None):
+    """The random crop and the augmentations of one training batch, in the recipe's order.
+
+    Parameters
+    ----------
+    x : Tensor of shape (batch, k, n_bins, n_frames)
+    y : Tensor
+        The targets as the network trains on them.
+    crop_frames, gain_db, filter_db, freq_mask, time_mask, n_masks
+        As the song networks' parameters of these names; 0 (None for the
+        crop) leaves a step out.
+    mixup_alpha : float, default=0.0
+        The song networks' ``mixup``.
+    n_classes : int or None, default=None
+        Classes that mixup makes one-hot rows of; None mixes numbers.
+
+    Returns
+    -------
+    x : Tensor of shape (batch, k, n_bins, crop)
+    y : Tensor
+        ``y``, or its mixed version with ``mixup_alpha``.
+
+    Examples
+    --------
+    >>> x, y = augment_batch(torch.zeros(4, 3, 8, 20), torch.zeros(4), crop_frames=10)
+    >>> tuple(x.shape), tuple(y.shape)
+    ((4, 3, 8, 10), (4,))
+    """
+    if crop_frames is not None:
+        x = random_crop(x, int(crop_frames))
+    if gain_db:
+        x = shift_gain(x, float(gain_db))
+    if filter_db:
+        x = random_filter(x, float(filter_db))
+    if freq_mask:
+        x = mask_spans(x, float(freq_mask), axis=-2, n_masks=n_masks)
+    if time_mask:
+        x = mask_spans(x, float(time_mask), axis=-1, n_masks=n_masks)
+    if mixup_alpha:
+        x, y = mixup(x, y, float(mixup_alpha), n_classes)
+    return x, y

@@ -5,8 +5,8 @@ n_frames)``. The network trains on every interval, each carrying its song's
 label, and a song's prediction is the mean of its intervals' probabilities.
 Because rows stay songs, any splitter (skorch's internal validation split
 included) keeps a song's intervals together. The machinery it shares with the
-regressor lives in :mod:`sklearn_songpop.songnet`; this module adds what is
-about classes.
+regressor lives in :mod:`sklearn_songpop.songnet` and
+:mod:`sklearn_songpop.supervised`; this module adds what is about classes.
 """
 
 from __future__ import annotations
@@ -14,15 +14,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
 
+from sklearn_songpop._device import resolve_device
 from sklearn_songpop._docstrings import shared_docstring
+from sklearn_songpop._json import to_json_types
 from sklearn_songpop.nets import SongpopCNN
-from sklearn_songpop.songnet import SongNet, resolve_device
+from sklearn_songpop.supervised import SupervisedSongNet
 from sklearn_songpop.training import song_roc_auc
 
 __all__ = ["SpectrogramCNNClassifier", "resolve_device"]
@@ -34,7 +37,7 @@ def _encoded_accuracy(net, X, y) -> float:
     return float(np.mean(y_pred == np.asarray(y)))
 
 
-class SpectrogramCNNClassifier(SongNet, NeuralNetClassifier):
+class SpectrogramCNNClassifier(SupervisedSongNet, NeuralNetClassifier):
     """A skorch CNN classifier for songs given as stacks of spectrograms.
 
     Parameters
@@ -73,6 +76,11 @@ class SpectrogramCNNClassifier(SongNet, NeuralNetClassifier):
     (2, 3, 2)
     """
 
+    _parameter_constraints: dict = {
+        **SupervisedSongNet._parameter_constraints,
+        "class_weight": [None, StrOptions({"balanced"}), dict],
+    }
+
     def __init__(
         self,
         module=SongpopCNN,
@@ -83,6 +91,13 @@ class SpectrogramCNNClassifier(SongNet, NeuralNetClassifier):
     ) -> None:
         super().__init__(module, criterion=criterion, **kwargs)
         self.class_weight = class_weight
+
+    def __setstate__(self, state):
+        reference = state.get("novelty_reference_")
+        if reference is not None and "space" not in reference:
+            # kept before December 2026 from the softmax of the embeddings: new songs too
+            reference["space"] = "softmax"
+        super().__setstate__(state)
 
     # ------------------------------------------------------------------ skorch hooks
     @property
@@ -108,6 +123,14 @@ class SpectrogramCNNClassifier(SongNet, NeuralNetClassifier):
 
     def _n_outputs(self) -> int:
         return len(self.classes_)
+
+    def _target_state(self) -> dict:
+        return {"classes": to_json_types(self.classes_.tolist())}
+
+    def _set_target_state(self, state: dict) -> None:
+        self.label_encoder_ = LabelEncoder()
+        self.label_encoder_.classes_ = np.asarray(state["classes"])
+        self.class_weight_ = None  # weighs the loss only: a copy that trains again sets it
 
     def _mixup_classes(self) -> int:
         return len(self.classes_)
@@ -182,35 +205,11 @@ class SpectrogramCNNClassifier(SongNet, NeuralNetClassifier):
             if unknown:
                 raise ValueError(f"class_weight names classes not in y: {sorted(unknown)}")
             self.class_weight_ = np.array([float(cw.get(c, 1.0)) for c in self.classes_])
-        elif cw == "balanced":
+        else:  # "balanced", as _parameter_constraints allows
             present = np.unique(y_enc)
             weights = np.ones(len(classes))
             weights[present] = compute_class_weight("balanced", classes=present, y=y_enc)
             self.class_weight_ = weights
-        else:
-            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
-
-    def partial_fit(self, X, y, classes=None, **fit_params):
-        """Train for ``max_epochs`` more epochs without re-initialising.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_songs, k, n_bins, n_frames)
-        y : array-like of shape (n_songs,)
-        classes : array-like, optional
-            All classes, needed on the first call when ``y`` lacks some.
-        **fit_params
-            Passed to skorch.
-
-        Returns
-        -------
-        self : SpectrogramCNNClassifier
-        """
-        self._check_training_params()
-        first = not hasattr(self, "input_shape_")
-        X = self._check_X(X, reset=first)
-        y_enc = self._fit_targets(X, y, reset=first, classes=classes)
-        return self._train(X, y_enc, initialize=False, **fit_params)
 
     def predict_interval_proba(self, X) -> np.ndarray:
         """Class probabilities of every interval of every song.

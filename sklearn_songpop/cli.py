@@ -249,11 +249,10 @@ def cmd_pretrain(args) -> int:
                            "trained for no epoch would be saved untrained")
         encoder.set_params(max_epochs=args.epochs)
     if args.n_init is not None:
+        # checked here, before any song is decoded; the encoder checks it again in fit
+        if args.n_init < 1:
+            raise CLIError(f"--n-init: n_init must be a positive integer, got {args.n_init}")
         encoder.set_params(n_init=args.n_init)
-    try:  # the encoder's own checks of its settings, before any song is decoded
-        encoder._check_training_params()
-    except ValueError as exc:
-        raise CLIError(str(exc)) from exc
     paths = _paths_of(args.songs)
     if len(paths) < 2:
         raise CLIError(f"{args.songs}: pretraining needs at least 2 songs, found {len(paths)}")

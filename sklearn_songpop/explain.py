@@ -67,13 +67,12 @@ def _parts(pipeline) -> tuple[Pipeline, IntervalSampler, SpectrogramTransformer,
 
 @contextmanager
 def _evaluating(net):
-    """The network in eval mode (no dropout, batch-norm statistics fixed) on its device."""
+    """The network in eval mode (no dropout, batch-norm statistics fixed)."""
     module = net.module_
     was_training = module.training
     module.eval()
     try:
-        with net._concrete_device():
-            yield
+        yield
     finally:
         module.train(was_training)
 
@@ -84,15 +83,9 @@ def _forward(net, k: int):
     A song's output is the mean of its intervals' (probabilities, or values), so
     each interval's share of it is its own output divided by ``k``.
     """
-    is_classifier = isinstance(net, SpectrogramCNNClassifier)
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        out = net.infer(x[:, None])[:, 0]  # (b, n_outputs), crops combined
-        if is_classifier:
-            out = torch.softmax(out, dim=-1)
-        else:  # in the units of the training targets
-            out = out * net.y_scale_ + net.y_mean_
-        return out / k
+        return net.interval_predictions(x[:, None])[:, 0] / k  # crops combined
 
     return forward
 

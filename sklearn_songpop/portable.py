@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 
 from sklearn_songpop import nets
@@ -29,8 +28,6 @@ __all__ = ["load_portable", "save_portable"]
 
 
 _NETS = ("PaperCNN", "SongpopCNN")
-_RECIPE = ("crop_frames", "freq_mask", "time_mask", "n_masks", "gain_db", "filter_db",
-           "mixup")
 
 
 def save_portable(pipeline, folder: str | os.PathLike) -> Path:
@@ -86,20 +83,7 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     module = clf.module if isinstance(clf.module, type) else type(clf.module)
     if module.__name__ not in _NETS:
         raise ValueError(f"only {_NETS} can be saved without pickle, not {module.__name__}")
-    network = {
-        "module": module.__name__,
-        "module_kwargs": to_json_types(clf.get_module_params()),
-        "input_shape": to_json_types(clf.input_shape_),
-        "n_features_in": int(clf.n_features_in_),
-        "fast_path": to_json_types(clf.fast_path),
-        "batch_size": int(clf.batch_size),
-        # crop_frames shapes prediction; the augmentations only matter when fitting again
-        "recipe": {name: to_json_types(getattr(clf, name)) for name in _RECIPE},
-    }
-    if last == "regressor":
-        network["target"] = {"mean": float(clf.y_mean_), "scale": float(clf.y_scale_)}
-    else:
-        network["classes"] = to_json_types(clf.classes_.tolist())
+    network = clf.get_portable_state()
     settings = {
         "format": "sklearn_songpop portable model 1",
         "versions": versions(),
@@ -158,25 +142,15 @@ def load_portable(folder: str | os.PathLike):
     sampler.fit([np.zeros(1, np.float32)])
     spectrogram = SpectrogramTransformer(**spec_params).fit(
         np.zeros((1, sampler.n_samples_), np.float32))
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in c["module_kwargs"].items()}
     estimator = SpectrogramCNNRegressor if last == "regressor" else SpectrogramCNNClassifier
-    clf = estimator(getattr(nets, c["module"]), fast_path=c["fast_path"],
-                    batch_size=c["batch_size"], **c.get("recipe", {}),
-                    **{f"module__{k}": v for k, v in kwargs.items()})
-    if last == "regressor":
-        clf.y_mean_, clf.y_scale_ = c["target"]["mean"], c["target"]["scale"]
-    else:
-        clf.label_encoder_ = LabelEncoder()
-        clf.label_encoder_.classes_ = np.asarray(c["classes"])
-        clf.class_weight_ = None
-    clf.input_shape_ = tuple(c["input_shape"])
-    clf.n_features_in_ = c["n_features_in"]
-    clf.initialize()
+    clf = estimator.from_portable_state(c, getattr(nets, c["module"]))
     state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
     clf.module_.load_state_dict(state)
-    clf.novelty_reference_ = None
     if (folder / "novelty.npz").is_file():
         with np.load(folder / "novelty.npz", allow_pickle=False) as saved:
             clf.novelty_reference_ = Bunch(**{k: saved[k] for k in saved.files})
         clf.novelty_reference_.n_neighbors = int(clf.novelty_reference_.n_neighbors)
+        # a classifier saved before December 2026 kept the softmax of its embeddings
+        default = "softmax" if last == "classifier" else "embedding"
+        clf.novelty_reference_.space = str(clf.novelty_reference_.get("space", default))
     return Pipeline([("intervals", sampler), ("spectrogram", spectrogram), (last, clf)])

@@ -22,6 +22,11 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 from torch import nn
@@ -213,6 +218,16 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
     ['contrastiveencoder0', 'contrastiveencoder1']
     """
 
+    _parameter_constraints: dict = {
+        **SongNet._parameter_constraints,
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "projection_dim": [Interval(Integral, 1, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "positives": [StrOptions({"song", "interval"})],
+        "pooling": [StrOptions({"mean_std", "mean"})],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
         module=ContrastiveNet,
@@ -250,26 +265,9 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         super().__setstate__(state)
 
     # ------------------------------------------------------------------ SongNet hooks
-    def _check_y(self, y, n: int, reset: bool):
-        """Labels are not read: the encoder learns from the audio alone."""
-        return None
-
-    def _targets_of(self, X, y):
-        """No labels, not even a store's."""
-        return None
-
-    def _n_outputs(self) -> int:
-        if self._moments_output:
-            return 2 * int(self.embedding_dim)
-        return int(self.embedding_dim if self._embedding_output else self.projection_dim)
-
     def _module_defaults(self) -> dict:
         return {"embedding_dim": int(self.embedding_dim),
                 "projection_dim": int(self.projection_dim)}
-
-    def _combine_crops(self, outputs: torch.Tensor) -> torch.Tensor:
-        """The mean over an interval's crops."""
-        return outputs.mean(dim=2)
 
     def initialize_criterion(self):
         """Instantiate the loss with ``temperature``."""
@@ -318,22 +316,8 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         """
         return self.criterion_(y_pred)
 
-    def _check_training_params(self) -> None:
-        super()._check_training_params()
-        for name in ("embedding_dim", "projection_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, Real) \
-                or not self.temperature > 0:
-            raise ValueError(f"temperature must be a number > 0, got {self.temperature!r}")
-        self._pooling()
-        n_init = self.n_init
-        if isinstance(n_init, bool) or not isinstance(n_init, Integral) or n_init < 1:
-            raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
-        if self.positives not in ("song", "interval"):
-            raise ValueError(
-                f"positives must be 'song' or 'interval', got {self.positives!r}")
+    def _check_params(self) -> None:
+        super()._check_params()
         if self.mixup:
             raise ValueError(
                 f"mixup={self.mixup!r}: mixing songs blurs which intervals belong together; "
@@ -356,7 +340,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         -------
         self
         """
-        self._check_training_params()
+        self._check_params()
         n_init = self.n_init
         if n_init == 1 or (self.warm_start and self.initialized_):
             super().fit(X, None, **fit_params)
@@ -385,22 +369,6 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
             return float("nan")
         return float(np.mean(losses[-max(1, len(losses) // 10):]))
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Train for ``max_epochs`` more epochs without re-initialising.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_songs, k, n_bins, n_frames)
-        y, classes : ignored
-        **fit_params
-            Passed to skorch.
-
-        Returns
-        -------
-        self
-        """
-        return super().partial_fit(X, None, **fit_params)
-
     def transform(self, X) -> np.ndarray:
         """Song embeddings, pooled as ``pooling`` says.
 
@@ -426,15 +394,14 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         return np.concatenate([means.mean(axis=1), std], axis=1).astype(np.float32)
 
     def _pooling(self) -> str:
-        pooling = self.pooling  # __setstate__ gives encoders saved before it "mean"
-        if pooling not in ("mean", "mean_std"):
-            raise ValueError(f"pooling must be 'mean_std' or 'mean', got {pooling!r}")
-        return pooling
+        # checked again here: set_params(pooling=...) after fit reaches transform unchecked
+        validate_parameter_constraints({"pooling": self._parameter_constraints["pooling"]},
+                                       {"pooling": self.pooling}, type(self).__name__)
+        return self.pooling  # __setstate__ gives encoders saved before it "mean"
 
     def _crop_moments(self, X) -> np.ndarray:
         """Mean and variance of the crop embeddings of every interval, ``(n, k, 2 * dim)``."""
-        with self._embedding_moments():
-            return np.asarray(self._interval_outputs(X), dtype=np.float32)
+        return np.asarray(self._interval_outputs(X, "moments"), dtype=np.float32)
 
     def transform_intervals(self, X) -> np.ndarray:
         """The embedding of every interval.
@@ -447,8 +414,7 @@ class ContrastiveEncoder(SongNet, ClassNamePrefixFeaturesOutMixin, TransformerMi
         -------
         ndarray of shape (n_songs, k, embedding_dim), float32
         """
-        with self._embeddings():
-            return np.asarray(self._interval_outputs(X), dtype=np.float32)
+        return np.asarray(self._interval_outputs(X, "embedding"), dtype=np.float32)
 
     @available_if(lambda self: False)
     def predict_proba(self, X):  # pragma: no cover - never available

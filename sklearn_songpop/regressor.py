@@ -3,7 +3,8 @@
 Popularity as a number (streams, play counts, a 0-100 score): every interval
 trains with its song's number, and a song's prediction is the mean of its
 intervals' predictions. The machinery it shares with the classifier lives in
-:mod:`sklearn_songpop.songnet`; this module adds what is about numbers.
+:mod:`sklearn_songpop.songnet` and :mod:`sklearn_songpop.supervised`; this
+module adds what is about numbers.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from skorch.callbacks import EpochScoring
 
 from sklearn_songpop._docstrings import shared_docstring
 from sklearn_songpop.nets import SongpopCNN
-from sklearn_songpop.songnet import SongNet
+from sklearn_songpop.supervised import SupervisedSongNet
 from sklearn_songpop.training import song_spearman
 
 __all__ = ["SpectrogramCNNRegressor"]
 
 
-class SpectrogramCNNRegressor(SongNet, NeuralNetRegressor):
+class SpectrogramCNNRegressor(SupervisedSongNet, NeuralNetRegressor):
     """A skorch CNN regressor for songs given as stacks of spectrograms.
 
     Parameters
@@ -62,6 +63,11 @@ class SpectrogramCNNRegressor(SongNet, NeuralNetRegressor):
     ((2,), (2, 3))
     """
 
+    _parameter_constraints: dict = {
+        **SupervisedSongNet._parameter_constraints,
+        "standardize_target": ["boolean"],
+    }
+
     def __init__(
         self,
         module=SongpopCNN,
@@ -82,14 +88,16 @@ class SpectrogramCNNRegressor(SongNet, NeuralNetRegressor):
     def _n_outputs(self) -> int:
         return 1
 
-    def _combine_crops(self, outputs: torch.Tensor) -> torch.Tensor:
-        """The mean of the crops' outputs."""
-        return outputs.mean(dim=2)
+    def _target_state(self) -> dict:
+        return {"target": {"mean": float(self.y_mean_), "scale": float(self.y_scale_)}}
+
+    def _set_target_state(self, state: dict) -> None:
+        self.y_mean_, self.y_scale_ = state["target"]["mean"], state["target"]["scale"]
 
     def _loss_target(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         return y_true.reshape(y_pred.shape).to(y_pred.dtype)
 
-    def _check_y(self, y, n: int, reset: bool) -> np.ndarray:
+    def _check_y(self, y, n: int, reset: bool, classes=None) -> np.ndarray:
         """Standardised float32 targets; on ``reset``, learn the shift and the scale."""
         if y is None:
             raise ValueError(
@@ -99,13 +107,23 @@ class SpectrogramCNNRegressor(SongNet, NeuralNetRegressor):
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         check_consistent_length(np.empty(n), y)
         if reset:
-            if not isinstance(self.standardize_target, (bool, np.bool_)):
-                raise ValueError("standardize_target must be True or False, got "
-                                 f"{self.standardize_target!r}")
             mean, scale = (float(y.mean()), float(y.std())) if self.standardize_target \
                 else (0.0, 1.0)
             self.y_mean_, self.y_scale_ = mean, scale if scale > 0 else 1.0
         return ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+
+    def interval_predictions(self, x: torch.Tensor) -> torch.Tensor:
+        """Each interval's prediction, in the units of the training targets, as a tensor.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, k, n_bins, n_frames)
+
+        Returns
+        -------
+        Tensor of shape (batch, k, 1)
+        """
+        return self.infer(x) * self.y_scale_ + self.y_mean_
 
     def predict_interval(self, X) -> np.ndarray:
         """The prediction for every interval of every song.

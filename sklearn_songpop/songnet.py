@@ -1,147 +1,67 @@
-"""SongNet: what every skorch estimator of ours shares, whatever it predicts.
+"""SongNet: what every skorch estimator of ours shares, with or without labels.
 
 Rows are songs, each holding ``k`` spectrograms ``(k, n_bins, n_frames)``.
-The network trains on every interval, each carrying its song's target, and a
-song's prediction is the mean over its intervals. This module holds that
-machinery once: the input checks and shapes, seeding, the device, the CPU
-fast path, the random crops and augmentations of the small-data recipe, and
-the training step. :class:`~sklearn_songpop.SpectrogramCNNClassifier` and
-:class:`~sklearn_songpop.SpectrogramCNNRegressor` put it in front of skorch's
-``NeuralNetClassifier`` and ``NeuralNetRegressor``, the way skorch lays its
-own two beside ``NeuralNet``; they add only what is about classes or numbers.
+The network trains on every interval, and a song's output is the mean over
+its intervals. This module holds that machinery once: seeding, the device,
+the CPU fast path, building the network from what the data fixes, the random
+crops and augmentations of the small-data recipe, and the training step. It
+reads no targets: :class:`~sklearn_songpop.ContrastiveEncoder` extends it as
+it is, and :class:`~sklearn_songpop.supervised.SupervisedSongNet` adds the
+targets that the classifier and the regressor train on, the way skorch lays
+its ``NeuralNetClassifier`` and ``NeuralNetRegressor`` beside ``NeuralNet``.
+
+Everything else goes through skorch's own hooks: ``initialize_module``,
+``get_iterator``, ``infer``, ``train_step_single``, ``get_loss``,
+``on_epoch_begin``, and the :class:`~sklearn_songpop.novelty.NoveltyReference`
+callback. ``fit`` and ``partial_fit`` stay for two things skorch has no
+hook for: learning the data's shape (and targets) before the network is
+built, and seeding torch around building and training it.
 """
 
 from __future__ import annotations
 
 import inspect
-import os
-import warnings
 from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array
-from skorch import NeuralNet
+from scipy.special import softmax
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from skorch.dataset import get_len, unpack_data
-from skorch.utils import is_dataset, to_tensor
+from skorch.utils import to_numpy, to_tensor
 
-from sklearn_songpop import augment
-from sklearn_songpop._device import resolve_device
-from sklearn_songpop._novelty import fit_reference, novelty_scores
+from sklearn_songpop import augment, forward
+from sklearn_songpop._device import bf16_supported, resolve_device, seeded
+from sklearn_songpop._novelty import novelty_scores
+from sklearn_songpop.inputs import check_songs
 from sklearn_songpop.nets import SongpopCNN
-from sklearn_songpop.persistence import load_model
-from sklearn_songpop.store import ChunkShuffleSampler, FeatureStore, StoreDataset
+from sklearn_songpop.novelty import NoveltyReference
+from sklearn_songpop.store import ChunkShuffleSampler, store_layout
+from sklearn_songpop.transfer import body_state_from
 
 __all__ = ["SongNet", "body_state_from", "resolve_device"]
-
-def body_state_from(source) -> dict[str, torch.Tensor]:
-    """The body tensors to start a network from, for ``init_from``.
-
-    Parameters
-    ----------
-    source : estimator, Pipeline, FrozenEstimator, str or os.PathLike
-        A fitted :class:`~sklearn_songpop.ContrastiveEncoder` or song network,
-        a pipeline ending in one, a ``FrozenEstimator`` of either, or the path
-        of a file saved with joblib or :func:`~sklearn_songpop.save_model`.
-
-    Returns
-    -------
-    dict of str to Tensor
-        Copies on the CPU, keyed as in a
-        :class:`~sklearn_songpop.nets.SongpopCNN`'s ``state_dict``.
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        For a missing or unreadable file, an unfitted estimator, or one
-        whose network has no body to copy.
-
-    Examples
-    --------
-    >>> body_state_from(42)
-    Traceback (most recent call last):
-    ...
-    ValueError: init_from must be a fitted ContrastiveEncoder or song network, ...; got int
-    """
-    from sklearn.frozen import FrozenEstimator
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(source, (str, os.PathLike)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # versions and devices: only the weights matter
-            try:
-                source = load_model(source)
-            except FileNotFoundError as exc:
-                raise FileNotFoundError(f"init_from: {exc}") from exc
-            except ValueError as exc:
-                raise ValueError(f"init_from: {exc}") from exc
-    if isinstance(source, FrozenEstimator):
-        source = source.estimator
-    if isinstance(source, Pipeline):
-        source = source.steps[-1][1]
-        if isinstance(source, FrozenEstimator):
-            source = source.estimator
-    if not isinstance(source, SongNet):
-        raise ValueError(
-            "init_from must be a fitted ContrastiveEncoder or song network, a pipeline ending "
-            f"in one, or the path of a saved one; got {type(source).__name__}"
-        )
-    module = getattr(source, "module_", None)
-    if module is None or not getattr(source, "initialized_", False) \
-            or not hasattr(source, "input_shape_"):
-        raise ValueError(
-            f"init_from: the {type(source).__name__} is not fitted. clone() (used by "
-            "GridSearchCV and cross_validate) makes unfitted copies of estimators given as "
-            "parameters: give the path of the saved encoder, or FrozenEstimator(encoder)"
-        )
-    if not hasattr(module, "body_state_dict"):
-        raise ValueError(
-            f"init_from: the network of the {type(source).__name__} "
-            f"({type(module).__name__}) has no body to copy"
-        )
-    return {k: v.detach().cpu().clone() for k, v in module.body_state_dict().items()}
-
-
-def _store_rows(dataset) -> tuple[np.ndarray, int] | None:
-    """The store row of each item of a StoreDataset (or a Subset of one), and the store's
-    chunk size; None for any other dataset."""
-    indices = np.arange(len(dataset))
-    while isinstance(dataset, torch.utils.data.Subset):
-        indices = np.asarray(dataset.indices)[indices]
-        dataset = dataset.dataset
-    if not isinstance(dataset, StoreDataset):
-        return None
-    return dataset.rows[indices], dataset.store.chunk_songs
-
-
-def _bf16_supported() -> bool:
-    """Whether this CPU runs bfloat16 convolutions natively (AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.backends.mkldnn.is_available()
-                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # pragma: no cover - depends on the torch build
-        return False
 
 
 class SongNet:
     """The shared base of the song networks; put it before a skorch ``NeuralNet`` subclass.
 
-    A subclass says what its targets are: ``_check_y`` turns ``y`` into what
-    the network trains on (and learns its state on ``reset``), ``_n_outputs``
-    sizes the network's last layer, ``_combine_crops`` averages the outputs
-    of an interval's crops, and ``_mixup_classes`` tells mixup whether the
-    targets are classes. Everything else, from the input checks to the
-    training step, lives here.
+    It reads no targets. A subclass says what its network's size depends on
+    (``_module_defaults``), how an interval's crops combine
+    (``_combine_crops``, their mean here) and, for targets, extends
+    ``_targets`` (see :class:`~sklearn_songpop.supervised.SupervisedSongNet`).
 
     Parameters
     ----------
     module : torch.nn.Module class or instance, default=SongpopCNN
         The network; it reads ``(batch, 1, n_bins, n_frames)`` and returns
-        ``(batch, n_outputs)``. When it is a class whose constructor takes
-        ``n_classes`` or ``input_shape``, those are filled from the data
-        unless given as ``module__n_classes`` / ``module__input_shape``.
+        ``(batch, n_outputs)``. Constructor arguments the data fixes (see
+        :meth:`get_module_params`) are filled unless given as ``module__...``.
     criterion : torch loss class
         Loss on the output of each interval.
     optimizer, lr, max_epochs, batch_size, train_split, callbacks, input_shape, \
@@ -152,10 +72,23 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
 
     Examples
     --------
-    >>> from sklearn_songpop import SpectrogramCNNClassifier, SpectrogramCNNRegressor
-    >>> issubclass(SpectrogramCNNClassifier, SongNet), issubclass(SpectrogramCNNRegressor, SongNet)
+    >>> from sklearn_songpop import ContrastiveEncoder, SpectrogramCNNClassifier
+    >>> issubclass(SpectrogramCNNClassifier, SongNet), issubclass(ContrastiveEncoder, SongNet)
     (True, True)
     """
+
+    _parameter_constraints: dict = {
+        "crop_frames": [None, Interval(Integral, 1, None, closed="left")],
+        "freq_mask": [Interval(Real, 0, 1, closed="both")],
+        "time_mask": [Interval(Real, 0, 1, closed="both")],
+        "n_masks": [Interval(Integral, 1, None, closed="left")],
+        "gain_db": [Interval(Real, 0, None, closed="left")],
+        "filter_db": [Interval(Real, 0, None, closed="left")],
+        "mixup": [Interval(Real, 0, None, closed="left")],
+        "fast_path": [StrOptions({"auto"}), "boolean"],
+        "freeze_epochs": [Interval(Integral, 0, None, closed="left")],
+        "novelty_songs": [Interval(Integral, 0, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -213,25 +146,33 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         self.novelty_songs = novelty_songs
 
     # ------------------------------------------------------------------ what subclasses say
-    def _check_y(self, y, n: int, reset: bool):
-        """``y`` as the network trains on it; ``reset`` learns the target's state."""
-        raise NotImplementedError
-
-    def _n_outputs(self) -> int:
-        """Outputs of the network's last layer, once the targets are known."""
-        raise NotImplementedError
-
-    def _combine_crops(self, outputs: torch.Tensor) -> torch.Tensor:
-        """An interval's output from its crops' ``(batch, k, n_crops, n_outputs)``."""
-        raise NotImplementedError
-
-    def _mixup_classes(self) -> int | None:
-        """Number of classes mixup makes one-hot labels of; None mixes numbers."""
-        return None
-
     def _module_defaults(self) -> dict:
         """Constructor arguments the data fixes, given to the module where it takes them."""
-        return {"n_classes": self._n_outputs(), "input_shape": tuple(self.input_shape_[1:])}
+        return {"input_shape": tuple(self.input_shape_[1:])}
+
+    def _combine_crops(self, outputs: torch.Tensor) -> torch.Tensor:
+        """An interval's output from its crops' ``(batch, k, n_crops, n_outputs)``: the mean."""
+        return outputs.mean(dim=2)
+
+    def _targets(self, X, y, *, reset: bool, classes=None):
+        """What the network trains on besides ``X``: nothing, in this label-free base."""
+        return None
+
+    def _check_params(self) -> None:
+        """Clear errors for bad values of our own parameters (skorch checks its own)."""
+        params = {name: getattr(self, name) for name in self._parameter_constraints}
+        for name, value in params.items():  # scikit-learn takes True for an int
+            if isinstance(value, bool) and "boolean" not in self._parameter_constraints[name]:
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} must be a number, "
+                    f"not a bool. Got {value!r} instead.")
+        validate_parameter_constraints(self._parameter_constraints, params,
+                                       caller_name=type(self).__name__)
+        if self.freeze_epochs and self.init_from is None:
+            raise ValueError(
+                f"freeze_epochs={self.freeze_epochs} freezes a body loaded with init_from, "
+                "but init_from is None"
+            )
 
     # ------------------------------------------------------------------ device and seeding
     def _device(self) -> str:
@@ -251,22 +192,18 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         if self._device() != "cpu":
             return False
         if self.fast_path == "auto":
-            return _bf16_supported()
+            return bf16_supported()
         return bool(self.fast_path)
 
-    @contextmanager
     def _seeded(self):
-        """Seed torch from random_state, restoring the global generator afterwards."""
-        if self.random_state is None:
-            yield
-            return
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        devices = [torch.cuda.current_device()] if self._device().startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
+        """Seed torch from random_state (see :func:`~sklearn_songpop._device.seeded`)."""
+        return seeded(self.random_state, self._device())
 
     # ------------------------------------------------------------------ skorch hooks
+    @property
+    def _default_callbacks(self):
+        return [*super()._default_callbacks, ("novelty_reference", NoveltyReference())]
+
     def initialize(self):
         """Build module, criterion, optimizer and callbacks (see skorch)."""
         with self._concrete_device():
@@ -300,7 +237,9 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         """The keyword arguments the network is built with.
 
         The ``module__`` parameters and, where the module's class takes them
-        and the data has fixed them, ``n_classes`` and ``input_shape``.
+        and the data has fixed them, its size (``n_classes`` of a classifier
+        or regressor, ``embedding_dim`` and ``projection_dim`` of an encoder)
+        and ``input_shape``.
 
         Returns
         -------
@@ -326,7 +265,7 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         return kwargs
 
     def initialize_module(self):
-        """Instantiate the network, filling ``n_classes`` and ``input_shape`` from the data.
+        """Instantiate the network from :meth:`get_module_params`.
 
         With ``init_from``, the body's tensors are then copied from there.
         """
@@ -364,70 +303,13 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         kwargs.setdefault("batch_size", self.batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
-        layout = _store_rows(dataset)
+        layout = store_layout(dataset)
         if layout is not None and kwargs["shuffle"] and "sampler" not in kwargs:
             # a few chunks at a time, so that each chunk of the store is read once an epoch
             kwargs["shuffle"] = False
             kwargs["sampler"] = ChunkShuffleSampler(*layout)
         return self.iterator_train(dataset, **kwargs)
 
-    def _logits(self, x: torch.Tensor, **fit_params) -> torch.Tensor:
-        """Outputs of a stack of intervals ``(..., n_bins, n_frames)``: ``(..., n_outputs)``."""
-        lead = x.shape[:-2]
-        x = x.reshape(-1, 1, *x.shape[-2:]).float()
-        fast = self._use_fast_path()
-        if fast:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
-            logits = self._forward_module(x, **fit_params)
-        return logits.float().reshape(*lead, -1)
-
-    def _forward_module(self, x: torch.Tensor, **fit_params) -> torch.Tensor:
-        """The module's output for a batch of single spectrograms ``(batch, 1, F, T)``.
-
-        Inside :meth:`_embeddings`, the embedding before the last layer: the
-        module's ``embed``, or else its ``features``.
-        """
-        if not self._embedding_output:
-            return self.module_(x, **fit_params)
-        embed = getattr(self.module_, "embed", None) or getattr(self.module_, "features", None)
-        if embed is None:
-            raise TypeError(
-                f"{type(self.module_).__name__} has no embed(x) or features(x) method, so "
-                "there is no embedding to measure novelty on; give the module one that "
-                "returns the layer before its last"
-            )
-        return embed(x, **fit_params)
-
-    @property
-    def _embedding_output(self) -> bool:
-        return getattr(self, "_embedding_mode", False)
-
-    @contextmanager
-    def _embeddings(self):
-        """Make the network give embeddings instead of its outputs."""
-        self._embedding_mode = True
-        try:
-            yield
-        finally:
-            del self._embedding_mode  # leaves the estimator as it found it
-
-    @property
-    def _moments_output(self) -> bool:
-        return getattr(self, "_moments_mode", False)
-
-    @contextmanager
-    def _embedding_moments(self):
-        """Make the network give, for every interval, the mean and the variance of the
-        embeddings of the crops that tile it."""
-        self._moments_mode = True
-        try:
-            with self._embeddings():
-                yield
-        finally:
-            del self._moments_mode
-
-    # ------------------------------------------------------------------ a frozen body
     def _body_frozen(self) -> bool:
         """Whether the current epoch trains the last layer only (``freeze_epochs``)."""
         return self.init_from is not None and len(self.history) <= int(self.freeze_epochs)
@@ -441,15 +323,16 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
             for param in part.parameters():
                 param.requires_grad_(not frozen)
 
+    # ------------------------------------------------------------------ the forward pass
+    def _forward_intervals(self, x, output: str = "outputs", **fit_params) -> torch.Tensor:
+        """:func:`~sklearn_songpop.forward.interval_outputs` of this network, ``(batch, k, n)``."""
+        return forward.interval_outputs(
+            self.module_, to_tensor(x, device=self._device()), output=output,
+            crop_frames=self.crop_frames, fast=self._use_fast_path(),
+            combine=self._combine_crops, **fit_params)
+
     def infer(self, x, **fit_params):
         """The network's output for every interval, ``(batch, k, n_outputs)``.
-
-        In training the batch comes already cropped (see
-        :meth:`train_step_single`). Otherwise, with ``crop_frames`` set, an
-        interval's output combines the outputs of the crops that tile it;
-        inside ``_embedding_moments`` it is the mean and the variance of their
-        embeddings, ``2 * dim`` values (one crop, the whole interval, without
-        ``crop_frames``).
 
         Parameters
         ----------
@@ -460,46 +343,70 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         Returns
         -------
         Tensor of shape (batch, k, n_outputs), float32
+            With ``crop_frames`` set and outside training, each interval's
+            output combines those of the crops that tile it.
         """
-        x = to_tensor(x, device=self._device())
-        moments = self._moments_output
-        if (self.module_.training or self.crop_frames is None) and not moments:
-            return self._logits(x, **fit_params)
-        crops = (x[:, :, None] if self.crop_frames is None
-                 else augment.tile_crops(x, int(self.crop_frames)))
-        outputs = self._logits(crops, **fit_params)
-        if moments:
-            return torch.cat([outputs.mean(dim=2), outputs.var(dim=2, unbiased=False)], dim=-1)
-        return outputs.mean(dim=2) if self._embedding_output else self._combine_crops(outputs)
+        return self._forward_intervals(x, "outputs", **fit_params)
 
-    def augment_batch(self, x: torch.Tensor, y: torch.Tensor):
+    def _interval_outputs(self, X, output: str = "outputs") -> np.ndarray:
+        """:meth:`_forward_intervals` over songs, in batches: ``(n_songs, k, n)``.
+
+        ``"outputs"`` pass through skorch's ``predict_nonlinearity`` (a
+        classifier's softmax); embeddings do not.
+        """
+        X = self._check_X(X, reset=False)
+        self.check_is_fitted()
+        self._set_training(False)
+        if get_len(X) == 0:
+            batches = [torch.zeros((0, *self.input_shape_))]
+        else:
+            iterator = self.get_iterator(self.get_dataset(X), training=False)
+            batches = (unpack_data(batch)[0] for batch in iterator)
+        finish = self._get_predict_nonlinearity() if output == "outputs" else (lambda t: t)
+        with torch.no_grad():
+            return np.concatenate(
+                [to_numpy(finish(self._forward_intervals(x, output))) for x in batches])
+
+    def song_embeddings(self, X) -> np.ndarray:
+        """Each song's embedding: the layer before the network's last, averaged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_songs, k, n_bins, n_frames), or FeatureStore
+
+        Returns
+        -------
+        ndarray of shape (n_songs, dim), float32
+            The mean over a song's intervals (and their crops, with ``crop_frames``).
+        """
+        return np.asarray(self._interval_outputs(X, "embedding"), np.float32).mean(axis=1)
+
+    # ------------------------------------------------------------------ training
+    def augment_batch(self, x: torch.Tensor, y):
         """The random crop and the augmentations of one training batch.
+
+        See :func:`~sklearn_songpop.augment.augment_batch`.
 
         Parameters
         ----------
         x : Tensor of shape (batch, k, n_bins, n_frames)
-        y : Tensor of shape (batch,)
-            The targets as the network trains on them.
+        y : Tensor
+            The targets as the network trains on them (skorch's placeholder
+            without targets).
 
         Returns
         -------
         x : Tensor of shape (batch, k, n_bins, crop)
         y : Tensor
-            ``y``, or its mixed version with ``mixup`` (one-hot rows for classes).
         """
-        if self.crop_frames is not None:
-            x = augment.random_crop(x, int(self.crop_frames))
-        if self.gain_db:
-            x = augment.shift_gain(x, float(self.gain_db))
-        if self.filter_db:
-            x = augment.random_filter(x, float(self.filter_db))
-        if self.freq_mask:
-            x = augment.mask_spans(x, float(self.freq_mask), axis=-2, n_masks=self.n_masks)
-        if self.time_mask:
-            x = augment.mask_spans(x, float(self.time_mask), axis=-1, n_masks=self.n_masks)
-        if self.mixup:
-            x, y = augment.mixup(x, y, float(self.mixup), self._mixup_classes())
-        return x, y
+        return augment.augment_batch(
+            x, y, crop_frames=self.crop_frames, gain_db=self.gain_db, filter_db=self.filter_db,
+            freq_mask=self.freq_mask, time_mask=self.time_mask, n_masks=self.n_masks,
+            mixup_alpha=self.mixup, n_classes=self._mixup_classes())
+
+    def _mixup_classes(self) -> int | None:
+        """Number of classes mixup makes one-hot labels of; None mixes numbers."""
+        return None
 
     def train_step_single(self, batch, **fit_params):
         """skorch's training step, on a cropped and augmented batch.
@@ -528,192 +435,83 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Loss over every interval, each with its song's target.
-
-        Parameters
-        ----------
-        y_pred : Tensor of shape (batch, k, n_outputs)
-        y_true : Tensor of shape (batch,) or (batch, n_outputs)
-        X : ignored
-        training : bool
-
-        Returns
-        -------
-        Tensor
-            The scalar loss.
-        """
-        y_true = to_tensor(y_true, device=self._device())
-        if y_pred.ndim == 3:
-            k = y_pred.shape[1]
-            y_pred = y_pred.reshape(-1, y_pred.shape[-1])
-            y_true = y_true.repeat_interleave(k, dim=0)
-        return self.criterion_(y_pred, self._loss_target(y_true, y_pred))
-
-    def _loss_target(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        """The interval targets in the form the criterion takes."""
-        return y_true
-
-    # ------------------------------------------------------------------ validation
     def _check_X(self, X, reset: bool):
-        """X as float (n, k, n_bins, n_frames); a store as a dataset; datasets pass through."""
-        if isinstance(X, FeatureStore):
-            return self._store_dataset(X, reset)
-        if is_dataset(X):
-            return X
-        if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        keep = getattr(X, "dtype", None) == np.float16
-        X = check_array(
-            X, dtype=np.float16 if keep else np.float32, allow_nd=True,
-            ensure_min_features=1, input_name="X",
-        )
-        n_cols = X.shape[1]
-        if X.ndim == 2:
-            if self.input_shape is None:
-                X = X.reshape(X.shape[0], 1, 1, X.shape[1])
-            else:
-                shape = tuple(int(s) for s in self.input_shape)
-                if len(shape) not in (2, 3) or int(np.prod(shape)) != X.shape[1]:
-                    raise ValueError(
-                        f"input_shape={self.input_shape!r} does not fit rows of {X.shape[1]} "
-                        "values: give (n_bins, n_frames) or (k, n_bins, n_frames) whose "
-                        "product is the row length"
-                    )
-                X = X.reshape(X.shape[0], *((1,) if len(shape) == 2 else ()), *shape)
-        elif X.ndim == 3:
-            X = X[:, None]
-        elif X.ndim != 4:
-            raise ValueError(
-                "X must be (n_songs, k, n_bins, n_frames), (n_songs, n_bins, n_frames) or "
-                f"2-D flattened spectrograms; got shape {X.shape}"
-            )
-        if reset:
-            if len(X) < 2:
-                raise ValueError(
-                    f"X holds {len(X)} song (n_samples = {len(X)}); training needs at least "
-                    "2 songs (batch norm compares the songs of a batch)"
-                )
-            self.n_features_in_ = n_cols
-            self.input_shape_ = tuple(X.shape[1:])
-        else:
-            expected = getattr(self, "input_shape_", None)
-            # the number of intervals may differ: a song's prediction averages over them
-            if expected is not None and tuple(X.shape[2:]) != expected[1:]:
-                if X.shape[1:3] == (1, 1):
-                    raise ValueError(
-                        f"X has {n_cols} features, but {type(self).__name__} is expecting "
-                        f"{self.n_features_in_} features as input."
-                    )
-                raise ValueError(
-                    f"X holds spectrograms of shape {tuple(X.shape[2:])} (n_bins, n_frames), "
-                    f"but {type(self).__name__} was fitted on {expected[1:]}; transform new "
-                    "songs with the same IntervalSampler and SpectrogramTransformer settings"
-                )
+        """Checked songs (see :func:`~sklearn_songpop.inputs.check_songs`); ``reset``
+        learns their shape."""
+        fitted = None if reset else getattr(self, "input_shape_", None)
+        X, n_features, input_shape = check_songs(
+            X, input_shape=self.input_shape, fitted_shape=fitted, training=reset,
+            n_features_in=getattr(self, "n_features_in_", None), owner=type(self).__name__)
+        if reset and input_shape is not None:
+            self.n_features_in_, self.input_shape_ = n_features, input_shape
         return X
 
-    def _store_dataset(self, store: FeatureStore, reset: bool) -> StoreDataset:
-        """A complete store's written songs as a dataset; its shape checked or learned."""
-        shape = tuple(store.shape[1:])
-        if reset:
-            if len(store.rows) < 2:
-                raise ValueError(f"{store.path}: {len(store.rows)} written song(s); training "
-                                 "needs at least 2")
-            self.n_features_in_ = shape[0]
-            self.input_shape_ = shape
-        elif getattr(self, "input_shape_", None) is not None \
-                and shape[1:] != tuple(self.input_shape_[1:]):
-            raise ValueError(
-                f"{store.path} holds spectrograms of shape {shape[1:]} (n_bins, n_frames), but "
-                f"{type(self).__name__} was fitted on {tuple(self.input_shape_[1:])}"
-            )
-        return StoreDataset(store)
-
-    def _targets_of(self, X, y):
-        """``y``, or a store's own labels (of its written songs) when ``y`` is None."""
-        if not isinstance(X, StoreDataset):
-            return y
-        if y is None:
-            y = X.store.y
-            if y is None:
-                raise ValueError(f"{X.store.path}: the store holds no labels; pass y")
-            return np.asarray(y)[X.rows]
-        return y
-
-    def _fit_targets(self, X, y, reset: bool, **check):
-        """Checked targets for training (``_check_y``); a store's dataset serves them too."""
-        y_fit = self._check_y(self._targets_of(X, y), get_len(X), reset=reset, **check)
-        if isinstance(X, StoreDataset):
-            X.y = y_fit
-        return y_fit
-
-    def _check_training_params(self) -> None:
-        """Clear errors for bad values of the recipe's own parameters."""
-        crop = self.crop_frames
-        if crop is not None and (isinstance(crop, bool) or not isinstance(crop, Integral)
-                                 or crop < 1):
-            raise ValueError(f"crop_frames must be None or a positive integer, got {crop!r}")
-        for name in ("freq_mask", "time_mask"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= 1:
-                raise ValueError(f"{name} must be a share of the axis in [0, 1], got {value!r}")
-        if isinstance(self.n_masks, bool) or not isinstance(self.n_masks, Integral) \
-                or self.n_masks < 1:
-            raise ValueError(f"n_masks must be a positive integer, got {self.n_masks!r}")
-        for name in ("gain_db", "filter_db", "mixup"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
-                raise ValueError(f"{name} must be a number >= 0 (0 turns it off), got {value!r}")
-        keep = self.novelty_songs
-        if isinstance(keep, bool) or not isinstance(keep, Integral) or keep < 0:
-            raise ValueError(f"novelty_songs must be an integer >= 0 (0 keeps none), got {keep!r}")
-        freeze = self.freeze_epochs
-        if isinstance(freeze, bool) or not isinstance(freeze, Integral) or freeze < 0:
-            raise ValueError(f"freeze_epochs must be an integer >= 0, got {freeze!r}")
-        if freeze and self.init_from is None:
-            raise ValueError(
-                f"freeze_epochs={freeze} freezes a body loaded with init_from, but init_from "
-                "is None"
-            )
-
-    # ------------------------------------------------------------------ training and output
-    def _train(self, X, y_fit, *, initialize: bool, **fit_params):
+    def _train(self, X, y, *, initialize: bool, **fit_params):
         """Train on checked songs and targets, seeded; returns self."""
         # skorch's callbacks read net.device (the scoring cache moves predictions to it)
         with self._seeded(), self._concrete_device():
             if initialize:
                 self.initialize()
-            NeuralNet.partial_fit(self, X, y_fit, **fit_params)
             # inside the seed: the data loader draws from torch's generator
-            self._keep_novelty_reference(X)
-        return self
+            return super().partial_fit(X, y, **fit_params)
 
-    def _keep_novelty_reference(self, X) -> None:
-        """Embed (up to ``novelty_songs``) training songs for :meth:`novelty`."""
-        keep = int(self.novelty_songs)
-        embeds = any(hasattr(self.module_, name) for name in ("embed", "features"))
-        if keep == 0 or (is_dataset(X) and not isinstance(X, StoreDataset)) or not embeds:
-            self.novelty_reference_ = None
-            return
-        n = get_len(X)
-        if n > keep:  # a random subset bounds the memory, whatever the number of songs
-            rows = np.sort(check_random_state(self.random_state).choice(n, keep, False))
-            X = torch.utils.data.Subset(X, rows) if is_dataset(X) else X[rows]
-        self.novelty_reference_ = fit_reference(self._song_embeddings(X))
+    def fit(self, X, y=None, **fit_params):
+        """Train the network on every interval of every song, from scratch.
 
-    def _song_embeddings(self, X) -> np.ndarray:
-        """Each song's embedding: the mean over its intervals (and their crops)."""
-        with self._embeddings():
-            return np.asarray(self._interval_outputs(X), dtype=np.float32).mean(axis=1)
+        Parameters
+        ----------
+        X : array-like of shape (n_songs, k, n_bins, n_frames), or FeatureStore
+            Also ``(n_songs, n_bins, n_frames)`` (k = 1) or 2-D (see
+            ``input_shape``). A complete :class:`~sklearn_songpop.FeatureStore`
+            is read a few chunks at a time, never whole; its failed songs are
+            left out.
+        y : array-like of shape (n_songs,), or None
+            The songs' targets; None takes a store's own labels. An encoder
+            reads none.
+        **fit_params
+            Passed to skorch (the train split and the module's ``forward``).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X = self._check_X(X, reset=True)
+        y = self._targets(X, y, reset=True)
+        return self._train(X, y, initialize=not self.warm_start or not self.initialized_,
+                           **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initialising.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_songs, k, n_bins, n_frames), or FeatureStore
+        y : array-like of shape (n_songs,), or None
+        classes : array-like, optional
+            A classifier's classes, needed on the first call when ``y`` lacks some.
+        **fit_params
+            Passed to skorch.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        first = not hasattr(self, "input_shape_")
+        X = self._check_X(X, reset=first)
+        y = self._targets(X, y, reset=first, classes=classes)
+        return self._train(X, y, initialize=False, **fit_params)
 
     def novelty(self, X) -> np.ndarray:
         """How unlike the training songs each song is, as a percentile.
 
-        A song's embedding (the network's layer before the last, averaged
-        over its intervals) is compared with those of the training songs kept
-        at fit time (``novelty_songs``): the mean distance to its five
-        nearest, after standardising each dimension, against the same
-        distance of every kept training song to its five nearest others.
+        A song's embedding (:meth:`song_embeddings`) is compared with those
+        of the training songs kept at fit time (``novelty_songs``, see
+        :class:`~sklearn_songpop.novelty.NoveltyReference`): the mean
+        distance to its five nearest, after standardising each dimension,
+        against the same distance of every kept training song to its five
+        nearest others.
 
         Parameters
         ----------
@@ -733,67 +531,15 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         if reference is None:
             raise ValueError(
                 f"{type(self).__name__} kept no training songs to compare with: it was "
-                "fitted with novelty_songs=0, from a skorch Dataset, or with a module that "
-                "has no embed(x) or features(x) method giving the layer before its last"
+                "fitted with novelty_songs=0, from a skorch Dataset, without its "
+                "callbacks, or with a module that has no embed(x) or features(x) method "
+                "giving the layer before its last"
             )
-        return novelty_scores(reference, self._song_embeddings(X))
-
-    def fit(self, X, y=None, **fit_params):
-        """Train the network on every interval of every song, from scratch.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_songs, k, n_bins, n_frames), or FeatureStore
-            Also ``(n_songs, n_bins, n_frames)`` (k = 1) or 2-D (see
-            ``input_shape``). A complete :class:`~sklearn_songpop.FeatureStore`
-            is read a few chunks at a time, never whole; its failed songs are
-            left out.
-        y : array-like of shape (n_songs,), or None
-            The songs' targets; None takes a store's own labels.
-        **fit_params
-            Passed to skorch (the train split and the module's ``forward``).
-
-        Returns
-        -------
-        self
-        """
-        self._check_training_params()
-        X = self._check_X(X, reset=True)
-        y_fit = self._fit_targets(X, y, reset=True)
-        return self._train(X, y_fit, initialize=not self.warm_start or not self.initialized_,
-                           **fit_params)
-
-    def partial_fit(self, X, y, classes=None, **fit_params):
-        """Train for ``max_epochs`` more epochs without re-initialising.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_songs, k, n_bins, n_frames)
-        y : array-like of shape (n_songs,)
-        classes : ignored
-            Here for the signature scikit-learn and skorch give ``partial_fit``;
-            the classifier reads it.
-        **fit_params
-            Passed to skorch.
-
-        Returns
-        -------
-        self
-        """
-        self._check_training_params()
-        first = not hasattr(self, "input_shape_")
-        X = self._check_X(X, reset=first)
-        y_fit = self._fit_targets(X, y, reset=first)
-        return self._train(X, y_fit, initialize=False, **fit_params)
-
-    def _interval_outputs(self, X) -> np.ndarray:
-        """The network's output for every interval, ``(n_songs, k, n_outputs)``."""
-        X = self._check_X(X, reset=False)
-        self.check_is_fitted()
-        if get_len(X) == 0:
-            return np.empty((0, self.input_shape_[0], self._n_outputs()), np.float32)
-        with self._concrete_device():
-            return NeuralNet.predict_proba(self, X)
+        if str(reference.get("space", "embedding")) == "softmax":  # a classifier's old reference
+            embeddings = softmax(self._interval_outputs(X, "embedding"), axis=-1).mean(axis=1)
+        else:
+            embeddings = self.song_embeddings(X)
+        return novelty_scores(reference, embeddings)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

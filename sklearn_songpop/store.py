@@ -28,7 +28,8 @@ from sklearn.base import clone
 from sklearn_songpop._json import to_json_types
 from sklearn_songpop.audio import AudioError
 
-__all__ = ["ChunkShuffleSampler", "FeatureStore", "StoreDataset", "write_features"]
+__all__ = ["ChunkShuffleSampler", "FeatureStore", "StoreDataset", "store_layout",
+           "write_features"]
 
 #: The ``format`` attribute of every store this version writes.
 STORE_FORMAT = "sklearn_songpop feature store 1"
@@ -512,3 +513,29 @@ class ChunkShuffleSampler(torch.utils.data.Sampler):
         for g in range(0, len(order), self.buffer_chunks):
             positions = np.flatnonzero(np.isin(chunk_of, order[g:g + self.buffer_chunks]))
             yield from positions[torch.randperm(len(positions)).numpy()].tolist()
+
+
+def store_layout(dataset) -> tuple[np.ndarray, int] | None:
+    """The store row of each item of a StoreDataset (or a Subset of one), and its chunk size.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+
+    Returns
+    -------
+    (rows, chunk_songs) or None
+        None for any dataset that does not read a store.
+
+    Examples
+    --------
+    >>> store_layout(torch.utils.data.TensorDataset(torch.zeros(3))) is None
+    True
+    """
+    indices = np.arange(len(dataset))
+    while isinstance(dataset, torch.utils.data.Subset):
+        indices = np.asarray(dataset.indices)[indices]
+        dataset = dataset.dataset
+    if not isinstance(dataset, StoreDataset):
+        return None
+    return dataset.rows[indices], dataset.store.chunk_songs

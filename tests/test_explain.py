@@ -169,7 +169,8 @@ def test_novelty_reference_is_bounded_and_optional():
     assert off.novelty_reference_ is None
     with pytest.raises(ValueError, match="novelty_songs=0"):
         off.novelty(X)
-    with pytest.raises(ValueError, match="novelty_songs must be an integer >= 0"):
+    with pytest.raises(ValueError, match=r"'novelty_songs' parameter of .* must be an int in the "
+                       r"range \[0, inf\)\. Got -1 instead"):
         SpectrogramCNNClassifier(max_epochs=1, novelty_songs=-1).fit(X, y)
     with pytest.raises(NotFittedError):
         SpectrogramCNNClassifier().novelty(X)

@@ -138,9 +138,10 @@ def test_mean_std_pooling_is_the_spread_of_the_crop_embeddings(encoder, spectrog
 
 
 def test_pooling_is_checked(encoder, spectrograms):
-    with pytest.raises(ValueError, match="pooling must be 'mean_std' or 'mean', got 'max'"):
+    with pytest.raises(ValueError, match=r"'pooling' parameter of ContrastiveEncoder must be "
+                       r"a str among .*'mean_std'.*\. Got 'max' instead"):
         clone(encoder).set_params(pooling="max").fit(spectrograms)
-    with pytest.raises(ValueError, match="pooling must be"):
+    with pytest.raises(ValueError, match="'pooling' parameter of ContrastiveEncoder must be"):
         copy.deepcopy(encoder).set_params(pooling="max").transform(spectrograms)
 
 
@@ -215,13 +216,13 @@ def test_views_pair_crops_of_an_interval_or_intervals_of_a_song(encoder, spectro
 
 
 @pytest.mark.parametrize(("param", "value", "match"), [
-    ("embedding_dim", 0, "embedding_dim must be a positive integer"),
-    ("projection_dim", 2.5, "projection_dim must be a positive integer"),
-    ("temperature", 0.0, "temperature must be a number > 0"),
+    ("embedding_dim", 0, r"'embedding_dim' .* must be an int in the range \[1, inf\)\. Got 0"),
+    ("projection_dim", 2.5, r"'projection_dim' .* must be an int in the range \[1, inf\)"),
+    ("temperature", 0.0, r"'temperature' .* must be a float in the range \(0\.0, inf\)\. Got 0\.0"),
     ("mixup", 0.4, "needs mixup=0"),
-    ("positives", "artist", "positives must be 'song' or 'interval'"),
-    ("n_init", 0, "n_init must be a positive integer"),
-    ("n_init", 1.5, "n_init must be a positive integer"),
+    ("positives", "artist", r"'positives' .* must be a str among .*'song'.*\. Got 'artist'"),
+    ("n_init", 0, r"'n_init' .* must be an int in the range \[1, inf\)\. Got 0 instead"),
+    ("n_init", 1.5, r"'n_init' .* must be an int in the range \[1, inf\)\. Got 1\.5 instead"),
 ])
 def test_bad_parameters_raise_clearly(spectrograms, param, value, match):
     with pytest.raises(ValueError, match=match):
@@ -343,7 +344,9 @@ def test_init_from_errors_are_clear(encoder, spectrograms, tmp_path):
                                  max_epochs=1).fit(spectrograms, y)
     with pytest.raises(ValueError, match="init_from is None"):
         SpectrogramCNNClassifier(freeze_epochs=2).fit(spectrograms, y)
-    with pytest.raises(ValueError, match="freeze_epochs must be an integer >= 0"):
+    with pytest.raises(ValueError, match=r"'freeze_epochs' parameter of "
+                       r"SpectrogramCNNClassifier must be an int in the range \[0, inf\)\. "
+                       r"Got -1 instead"):
         SpectrogramCNNClassifier(init_from=encoder, freeze_epochs=-1).fit(spectrograms, y)
 
 

@@ -173,12 +173,12 @@ def _write(path, content: bytes):
 def test_silenced_stderr_lets_threads_decode_together(capfd):
     import threading
 
-    from sklearn_songpop.audio import _quiet_c_stderr
+    from sklearn_songpop._decoders import quiet_c_stderr
 
     both_inside = threading.Barrier(2, timeout=10)
 
     def decode_like():
-        with _quiet_c_stderr(True):
+        with quiet_c_stderr(True):
             os.write(2, b"mpg123 chatter\n")
             both_inside.wait()  # raises BrokenBarrierError if one thread waits for the other
 

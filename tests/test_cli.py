@@ -242,11 +242,11 @@ class _Mallopt:
 def test_songpop_fixes_glibc_thresholds_unless_the_user_did(monkeypatch):
     from types import SimpleNamespace
 
-    from sklearn_songpop import cli
+    from sklearn_songpop import _allocator, cli
 
     mallopt = _Mallopt()
-    monkeypatch.setattr(cli.ctypes, "CDLL", lambda name: SimpleNamespace(mallopt=mallopt))
-    monkeypatch.setattr(cli.sys, "platform", "linux")
+    monkeypatch.setattr(_allocator.ctypes, "CDLL", lambda name: SimpleNamespace(mallopt=mallopt))
+    monkeypatch.setattr(_allocator.sys, "platform", "linux")
     for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
         monkeypatch.delenv(name, raising=False)
     assert cli.steady_allocator()

@@ -170,6 +170,7 @@ def make_songs(
     n_years: int = 10,
     first_year: int = 2015,
     drift: float = 0.0,
+    metadata: bool = False,
     random_state=None,
 ) -> Bunch:
     """Generate songs, some of them popular, by a number of artists, over the years.
@@ -199,6 +200,13 @@ def make_songs(
         the same seed); 1 moves the hook an octave down and from a square wave
         to nearly a sine, so a model evaluated forward in time meets hits
         unlike those it learned from.
+    metadata : bool, default=False
+        Also make what a catalogue knows besides the audio, in ``metadata``:
+        ``followers`` (the artist's following, in thousands: larger for
+        artists with more hits), ``record_label`` (``"major"`` or
+        ``"independent"``: hits are more often on a major) carry part of the
+        signal; ``genre`` and ``track_number`` carry none. Drawn from a
+        stream of their own: the songs are those made without it.
     random_state : int, RandomState instance or None, default=None
         Seed.
 
@@ -208,7 +216,8 @@ def make_songs(
         ``waveforms`` (list of 1-D float32 arrays), ``y`` (int array, 1 =
         popular), ``popularity`` (float array; the songs with ``y == 1`` are
         its top values), ``year`` (int array), ``groups`` (artist ids),
-        ``sr``, ``target_names``, ``DESCR``.
+        ``sr``, ``target_names``, ``DESCR``, and with ``metadata=True`` a
+        ``metadata`` dict of arrays, one value per song.
 
     Examples
     --------
@@ -220,6 +229,8 @@ def make_songs(
     True
     >>> int(songs.year.min()) >= 2015, int(songs.year.max()) <= 2024
     (True, True)
+    >>> sorted(make_songs(n_songs=4, duration=1.0, metadata=True, random_state=0).metadata)
+    ['followers', 'genre', 'record_label', 'track_number']
     """
     if n_songs < 1 or n_artists < 1:
         raise ValueError("n_songs and n_artists must be at least 1")
@@ -254,11 +265,29 @@ def make_songs(
     songs = [_song(styles[g], h, duration, sr, rng, drift=drift * u)
              for g, h, u in zip(groups, hit, phase)]
     strength = np.array([s for _, s in songs])
-    return Bunch(
+    bunch = Bunch(
         waveforms=[w for w, _ in songs], y=y, popularity=_popularity(y, strength, rng_time),
         year=year, groups=groups, sr=sr,
         target_names=np.array(["not popular", "popular"]), DESCR=_DESCR,
     )
+    if metadata:
+        bunch.metadata = _metadata(propensity, groups, hit, np.random.default_rng([seed, 32]))
+    return bunch
+
+
+def _metadata(propensity: np.ndarray, groups: np.ndarray, hit: np.ndarray,
+              rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A catalogue's columns: two that carry part of the signal, two that carry none."""
+    # an artist's following grows with their propensity for hits, with much spread
+    followers = np.exp(rng.normal(3.0 + 4.0 * propensity, 1.0))[groups]
+    major = rng.random(len(hit)) < np.where(hit, 0.6, 0.3)
+    genres = np.array(["hip-hop", "pop", "r&b", "rock", "electronic"])
+    return {
+        "followers": np.round(followers, 1),
+        "record_label": np.where(major, "major", "independent"),
+        "genre": genres[rng.integers(0, len(genres), len(hit))],
+        "track_number": rng.integers(1, 13, len(hit)),
+    }
 
 
 def write_songs(
@@ -281,7 +310,8 @@ def write_songs(
     -------
     pathlib.Path
         The manifest: columns ``path`` (relative to the folder), ``label``,
-        ``artist``, and ``popularity`` and ``year`` when the bunch has them.
+        ``artist``, ``popularity`` and ``year`` when the bunch has them, and
+        the ``metadata`` columns.
 
     Examples
     --------
@@ -318,11 +348,13 @@ def write_songs(
         for name, label, group in zip(names, bunch.y, bunch.groups)
     ]
     fields = ["path", "label", "artist"]
-    for field, kind in (("popularity", float), ("year", int)):
-        if bunch.get(field) is not None:
-            fields.append(field)
-            for row, value in zip(rows, bunch[field]):
-                row[field] = kind(value)
+    columns = [(field, bunch[field]) for field in ("popularity", "year")
+               if bunch.get(field) is not None]
+    columns += list((bunch.get("metadata") or {}).items())
+    for field, values in columns:
+        fields.append(field)
+        for row, value in zip(rows, values):
+            row[field] = value.item() if hasattr(value, "item") else value
     manifest = folder / "manifest.csv"
     with open(manifest, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
@@ -338,6 +370,7 @@ def load_manifest(
     group_column: str | None = "artist",
     check_files: bool = True,
     time_column: str | None = None,
+    as_frame: bool = False,
 ) -> Bunch:
     """Read a CSV of songs and labels.
 
@@ -358,6 +391,10 @@ def load_manifest(
     time_column : str or None, default=None
         Column of release times (years, or strings that sort in time), for an
         evaluation forward in time; required when given.
+    as_frame : bool, default=False
+        Also give ``frame``, a pandas DataFrame of every column (the path
+        column holding the resolved paths, numbers as numbers), to put the
+        audio beside the other columns in a ``ColumnTransformer``.
 
     Returns
     -------
@@ -365,7 +402,7 @@ def load_manifest(
         ``paths`` (list of str), ``y`` (ndarray or None; integer when every
         label is an integer, else float when every label is a number),
         ``groups`` (ndarray or None), ``times`` (ndarray or None; integer when
-        every value is).
+        every value is), and ``frame`` with ``as_frame=True``.
 
     Raises
     ------
@@ -411,11 +448,23 @@ def load_manifest(
         raise ValueError(f"{path}: the manifest lists no songs")
     if check_files:
         probe_files(paths)
-    return Bunch(
+    bunch = Bunch(
         paths=paths, y=_as_numbers(labels) if label_column is not None else None,
         groups=np.array(groups) if use_groups else None,
         times=_as_numbers(times, floats=False) if time_column is not None else None,
     )
+    if as_frame:
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("as_frame=True needs pandas: pip install pandas") from exc
+        frame = pd.DataFrame({col: [row.get(col, "") for row in rows] for col in columns})
+        frame[path_column] = paths
+        for col in columns:
+            if col != path_column:
+                frame[col] = _as_numbers([str(v).strip() for v in frame[col]])
+        bunch.frame = frame
+    return bunch
 
 
 def _as_numbers(values: list[str], floats: bool = True) -> np.ndarray:

@@ -116,3 +116,34 @@ def test_manifest_carries_popularity_and_year(tmp_path):
     np.testing.assert_array_equal(data.times, songs.year)
     with pytest.raises(ValueError, match="no column 'released'"):
         load_manifest(manifest, time_column="released")
+
+
+def test_metadata_carries_part_of_the_signal_and_leaves_the_songs_alone():
+    plain = make_songs(n_songs=400, n_artists=40, duration=0.5, random_state=3)
+    songs = make_songs(n_songs=400, n_artists=40, duration=0.5, metadata=True, random_state=3)
+    np.testing.assert_array_equal(songs.y, plain.y)
+    np.testing.assert_array_equal(songs.waveforms[7], plain.waveforms[7])
+    meta, hit = songs.metadata, songs.y == 1
+    assert all(len(v) == 400 for v in meta.values())
+    # hits are more often on a major, and their artists have more followers
+    major = meta["record_label"] == "major"
+    assert major[hit].mean() > major[~hit].mean() + 0.1
+    assert np.median(meta["followers"][hit]) > np.median(meta["followers"][~hit])
+    # the genre and the track number are noise
+    assert abs((meta["genre"][hit] == "pop").mean() - (meta["genre"] == "pop").mean()) < 0.1
+    assert set(np.unique(meta["track_number"])) <= set(range(1, 13))
+
+
+def test_manifest_as_frame_holds_every_column(tmp_path):
+    pd = pytest.importorskip("pandas")
+    songs = make_songs(n_songs=5, n_artists=2, duration=0.5, metadata=True, random_state=0)
+    manifest = write_songs(songs, tmp_path, format="wav")
+    data = load_manifest(manifest, as_frame=True)
+    frame = data.frame
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 5
+    assert list(frame.columns) == ["path", "label", "artist", "popularity", "year",
+                                   "followers", "record_label", "genre", "track_number"]
+    assert frame["path"].tolist() == data.paths
+    assert frame["followers"].dtype.kind == "f" and frame["track_number"].dtype.kind == "i"
+    np.testing.assert_array_equal(frame["label"], data.y)
+    assert "frame" not in load_manifest(manifest)

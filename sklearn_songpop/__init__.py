@@ -21,6 +21,8 @@ from sklearn_songpop.evaluation import evaluate, leak_comparison
 from sklearn_songpop.explain import explain
 from sklearn_songpop.intervals import IntervalSampler, window_starts
 from sklearn_songpop.model_selection import ReleaseYearSplit
+from sklearn_songpop.musicnn import MusicnnEmbedding
+from sklearn_songpop.musicnn_net import MusicnnNet, load_musicnn
 from sklearn_songpop.nets import ContrastiveNet, PaperCNN, SongpopCNN
 from sklearn_songpop.persistence import VersionMismatchWarning, load_model, save_model
 from sklearn_songpop.pipeline import PRESETS, make_songpop_pipeline
@@ -58,6 +60,8 @@ __all__ = [
     "EvaluationResult",
     "FeatureStore",
     "IntervalSampler",
+    "MusicnnEmbedding",
+    "MusicnnNet",
     "PaperCNN",
     "RegressionResult",
     "ReleaseYearSplit",
@@ -78,6 +82,7 @@ __all__ = [
     "find_audio",
     "load_audio",
     "load_manifest",
+    "load_musicnn",
     "load_encoder",
     "load_model",
     "load_portable",

@@ -21,6 +21,7 @@ from sklearn_songpop.commands import (
     cmd_pretrain,
     cmd_scan,
     cmd_similar,
+    cmd_tags,
     cmd_train,
 )
 
@@ -86,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", metavar="STORE", help="train on the spectrograms of a "
                    "store made by songpop features instead of decoding the songs (the "
                    "store's labels; its settings must be the preset's)")
-    p.add_argument("--preset", choices=["default", "paper"], default="default")
+    p.add_argument("--preset", choices=["default", "paper", "musicnn"], default="default",
+                   help="default: a CNN trained on the songs; paper: the seed paper's; "
+                   "musicnn: a linear model on musicnn's pretrained embedding (few labels)")
     p.add_argument("--out", required=True, help="model file (.joblib)")
     p.add_argument("--cv", type=int, default=0, help="also cross-validate with this many folds")
     p.add_argument("--random-state", type=int, default=0)
@@ -126,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="CSV file (default: standard output)")
     p.set_defaults(func=cmd_similar)
 
+    p = sub.add_parser("tags", help="musicnn's most likely tags of each song (genres, "
+                       "decades, moods), a first check of what it hears")
+    p.add_argument("files", nargs="+", help="audio files or folders")
+    p.add_argument("--top", type=int, default=5, help="tags to list per song (default 5)")
+    p.add_argument("--device", default="auto", help=_DEVICE_HELP)
+    p.add_argument("--out", help="CSV file (default: standard output)")
+    p.set_defaults(func=cmd_tags)
+
     p = sub.add_parser("predict", help="score songs with a saved model",
                        description="Score songs with a saved model. " + _PICKLE_WARNING)
     p.add_argument("--model", required=True,
@@ -152,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="cross-validate a preset and the baselines")
     manifest_args(p, required=True)
-    p.add_argument("--preset", choices=["default", "paper"], default="default")
+    p.add_argument("--preset", choices=["default", "paper", "musicnn"], default="default",
+                   help="default: a CNN trained on the songs; paper: the seed paper's; "
+                   "musicnn: a linear model on musicnn's pretrained embedding (few labels)")
     p.add_argument("--cv", type=int, default=5)
     p.add_argument("--out", help="folder for report.html, report.json and figures")
     p.add_argument("--random-state", type=int, default=0)

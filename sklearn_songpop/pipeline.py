@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 
+from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.intervals import IntervalSampler
+from sklearn_songpop.musicnn import MusicnnEmbedding
 from sklearn_songpop.nets import ContrastiveNet, PaperCNN, SongpopCNN
 from sklearn_songpop.pretraining import ContrastiveEncoder
 from sklearn_songpop.regressor import SpectrogramCNNRegressor
@@ -21,8 +24,14 @@ TASKS = {"classification": ("classifier", SpectrogramCNNClassifier),
          "regression": ("regressor", SpectrogramCNNRegressor),
          "pretraining": ("encoder", ContrastiveEncoder)}
 
+#: The last step of the ``"musicnn"`` preset for each task: a linear model on the
+#: frozen embedding.
+LINEAR_HEADS = {"classification": ("classifier", LogisticRegression),
+                "regression": ("regressor", RidgeCV)}
+
 #: Every setting of each preset, by pipeline step. ``"paper"`` is the seed paper's
-#: method; ``"default"`` is what we recommend. The last step is ``"classifier"`` or
+#: method; ``"default"`` is what we recommend; ``"musicnn"`` puts a linear model on
+#: musicnn's pretrained embedding. The last step is ``"classifier"`` or
 #: ``"regressor"``, after the task.
 PRESETS: dict[str, dict[str, dict]] = {
     "paper": {
@@ -108,6 +117,16 @@ PRESETS: dict[str, dict[str, dict]] = {
             "n_init": 2,
         },
     },
+    "musicnn": {
+        # musicnn's own input: 16 kHz, one 3-second patch per interval
+        "intervals": {"n_intervals": 3, "duration": 3.0, "sr": 16000, "strategy": "thirds"},
+        # the channels musicnn's back end reads, averaged over time: the best or near it
+        # on generated songs and on real recordings (see the user guide)
+        "embedding": {"output": "embedding", "layer": "mean_pool"},
+        # a strong penalty: the head learns 1,506 weights from a few dozen labelled songs
+        "classifier": {"C": 0.1, "class_weight": "balanced", "max_iter": 5000},
+        "regressor": {"alphas": (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)},
+    },
 }
 
 
@@ -125,8 +144,11 @@ def make_songpop_pipeline(
 
     Parameters
     ----------
-    preset : {"default", "paper"}, default="default"
-        The settings of :data:`PRESETS` to start from.
+    preset : {"default", "paper", "musicnn"}, default="default"
+        The settings of :data:`PRESETS` to start from. ``"musicnn"`` builds
+        ``"intervals"``, ``"embedding"`` (a frozen
+        :class:`~sklearn_songpop.MusicnnEmbedding`), ``"scale"`` and a linear
+        ``"classifier"`` (logistic regression) or ``"regressor"`` (``RidgeCV``).
     task : {"classification", "regression", "pretraining"}, default="classification"
         Labels (popular or not), a number (streams, a popularity score), or
         no labels at all: the last step is a
@@ -164,6 +186,8 @@ def make_songpop_pipeline(
     ('paper', 3)
     >>> make_songpop_pipeline(task="regression").steps[-1][0]
     'regressor'
+    >>> [name for name, _ in make_songpop_pipeline("musicnn").steps]
+    ['intervals', 'embedding', 'scale', 'classifier']
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
@@ -173,6 +197,9 @@ def make_songpop_pipeline(
     if step not in PRESETS[preset]:
         raise ValueError(f"the {preset!r} preset has no settings for task={task!r}")
     settings = copy.deepcopy(PRESETS[preset])
+    if "embedding" in settings:
+        return _embedding_pipeline(settings, task, memory, random_state, n_jobs, verbose,
+                                   params)
     pipe = Pipeline(
         [
             ("intervals", IntervalSampler(
@@ -182,6 +209,26 @@ def make_songpop_pipeline(
             ("spectrogram", SpectrogramTransformer(**settings["spectrogram"], n_jobs=n_jobs)),
             (step, estimator(**settings[step], random_state=random_state,
                              verbose=int(verbose > 1))),
+        ],
+        memory=memory,
+    )
+    return pipe.set_params(**params)
+
+
+def _embedding_pipeline(settings: dict, task: str, memory, random_state, n_jobs, verbose,
+                        params: dict) -> Pipeline:
+    """Intervals, a frozen embedding, standardisation and a linear head."""
+    step, head = LINEAR_HEADS[task]
+    extra = {"random_state": random_state} if head is LogisticRegression else {}
+    pipe = Pipeline(
+        [
+            ("intervals", IntervalSampler(
+                **settings["intervals"], random_state=random_state, n_jobs=n_jobs,
+                verbose=verbose,
+            )),
+            ("embedding", MusicnnEmbedding(**settings["embedding"], verbose=verbose)),
+            ("scale", StandardScaler()),
+            (step, head(**settings[step], **extra)),
         ],
         memory=memory,
     )

@@ -1,4 +1,4 @@
-"""The pickle-free model format: settings as JSON, network weights as tensors.
+"""The pickle-free model format: settings as JSON, weights as tensors and arrays.
 
 Loading runs no code stored in the files (``torch.load(weights_only=True)``,
 ``np.load(allow_pickle=False)``). Joblib files and their version checks are
@@ -20,6 +20,7 @@ from sklearn_songpop import nets
 from sklearn_songpop._json import to_json_types
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
 from sklearn_songpop.intervals import IntervalSampler
+from sklearn_songpop.musicnn import MusicnnEmbedding
 from sklearn_songpop.persistence import versions
 from sklearn_songpop.regressor import SpectrogramCNNRegressor
 from sklearn_songpop.spectrogram import SpectrogramTransformer
@@ -28,6 +29,11 @@ __all__ = ["load_portable", "save_portable"]
 
 
 _NETS = ("PaperCNN", "SongpopCNN")
+_FORMAT = "sklearn_songpop portable model 1"
+#: What a linear head (the musicnn preset's) keeps, by step, in ``head.npz``.
+_HEAD_ARRAYS = {"scale": ("mean_", "scale_", "var_"),
+                "classifier": ("coef_", "intercept_", "classes_"),
+                "regressor": ("coef_", "intercept_")}
 
 
 def save_portable(pipeline, folder: str | os.PathLike) -> Path:
@@ -39,13 +45,18 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     read back with ``torch.load(weights_only=True)``; ``novelty.npz`` holds
     the arrays of the novelty score's reference, read back without pickle.
 
+    A pipeline of the ``"musicnn"`` preset saves the settings of its sampler
+    and its embedding in ``settings.json`` and the arrays of its scaler and
+    linear model in ``head.npz`` (musicnn's weights ship with the package).
+
     Parameters
     ----------
     pipeline : Pipeline
         Fitted, with steps ``intervals``, ``spectrogram`` and ``classifier``
         (or ``regressor``) whose network is
         :class:`~sklearn_songpop.nets.PaperCNN` or
-        :class:`~sklearn_songpop.nets.SongpopCNN`.
+        :class:`~sklearn_songpop.nets.SongpopCNN`; or as the ``"musicnn"``
+        preset makes it.
     folder : str or os.PathLike
         Created when missing.
 
@@ -74,6 +85,8 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
     True
     """
     steps = dict(pipeline.steps)
+    if "embedding" in steps:
+        return _save_linear(pipeline, Path(folder))
     last = "regressor" if "regressor" in steps else "classifier"
     missing = {"intervals", "spectrogram", last} - set(steps)
     if missing:
@@ -85,7 +98,7 @@ def save_portable(pipeline, folder: str | os.PathLike) -> Path:
         raise ValueError(f"only {_NETS} can be saved without pickle, not {module.__name__}")
     network = clf.get_portable_state()
     settings = {
-        "format": "sklearn_songpop portable model 1",
+        "format": _FORMAT,
         "versions": versions(),
         "intervals": to_json_types(steps["intervals"].get_params()),
         "spectrogram": to_json_types(steps["spectrogram"].get_params()),
@@ -109,7 +122,8 @@ def load_portable(folder: str | os.PathLike):
     ----------
     folder : str or os.PathLike
         Holding ``settings.json`` and ``weights.pt`` (and ``novelty.npz``
-        when the network kept training songs for its novelty score).
+        when the network kept training songs for its novelty score), or
+        ``settings.json`` and ``head.npz`` for the ``"musicnn"`` preset.
 
     Returns
     -------
@@ -129,8 +143,10 @@ def load_portable(folder: str | os.PathLike):
         raise FileNotFoundError(f"{folder}: no settings.json") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(f"{folder / 'settings.json'}: not valid JSON ({exc})") from exc
-    if settings.get("format") != "sklearn_songpop portable model 1":
+    if settings.get("format") != _FORMAT:
         raise ValueError(f"{folder / 'settings.json'}: not a sklearn_songpop portable model")
+    if "embedding" in settings:
+        return _load_linear(settings, folder)
     last = "regressor" if "regressor" in settings else "classifier"
     c = settings[last]
     if c["module"] not in _NETS:
@@ -154,3 +170,65 @@ def load_portable(folder: str | os.PathLike):
         default = "softmax" if last == "classifier" else "embedding"
         clf.novelty_reference_.space = str(clf.novelty_reference_.get("space", default))
     return Pipeline([("intervals", sampler), ("spectrogram", spectrogram), (last, clf)])
+
+
+def _save_linear(pipeline, folder: Path) -> Path:
+    """The musicnn preset: the sampler's and the embedding's settings, and the arrays of
+    the scaler and the linear model (musicnn's weights ship with the package)."""
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+
+    steps = dict(pipeline.steps)
+    last = "regressor" if "regressor" in steps else "classifier"
+    kinds = {"classifier": LogisticRegression, "regressor": RidgeCV}
+    if [name for name, _ in pipeline.steps] != ["intervals", "embedding", "scale", last] \
+            or type(steps[last]) is not kinds[last]:
+        raise ValueError(
+            "a pipeline on an embedding saves without pickle only as the musicnn preset "
+            "makes it: intervals, embedding, scale and a LogisticRegression classifier (or "
+            f"a RidgeCV regressor); got {[(n, type(s).__name__) for n, s in pipeline.steps]}")
+    arrays = {f"{name}.{attr}": np.asarray(getattr(steps[name], attr))
+              for name, attrs in _HEAD_ARRAYS.items() if name in steps
+              for attr in attrs if hasattr(steps[name], attr)}
+    if f"{last}.coef_" not in arrays:
+        raise ValueError(f"the pipeline's {last} is not fitted")
+    settings = {
+        "format": _FORMAT,
+        "versions": versions(),
+        "intervals": to_json_types(steps["intervals"].get_params()),
+        "embedding": to_json_types(steps["embedding"].get_params()),
+        "head": {"task": last, "params": to_json_types(steps[last].get_params()),
+                 "alpha_": to_json_types(getattr(steps[last], "alpha_", None))},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
+    np.savez(folder / "head.npz", **arrays)
+    return folder
+
+
+def _load_linear(settings: dict, folder: Path) -> Pipeline:
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.preprocessing import StandardScaler
+
+    head = settings["head"]
+    last = head["task"]
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in head["params"].items()}
+    model = (LogisticRegression if last == "classifier" else RidgeCV)(**params)
+    scale = StandardScaler()
+    try:
+        saved = np.load(folder / "head.npz", allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{folder}: no head.npz") from exc
+    with saved:
+        for key in saved.files:
+            name, attr = key.split(".", 1)
+            setattr(scale if name == "scale" else model, attr, saved[key])
+    n = int(scale.mean_.shape[0])
+    scale.n_features_in_ = model.n_features_in_ = n
+    scale.n_samples_seen_ = 0  # not kept: a copy that trains again refits the scaler
+    if head.get("alpha_") is not None:
+        model.alpha_ = head["alpha_"]
+    sampler = IntervalSampler(**settings["intervals"])
+    sampler.fit([np.zeros(1, np.float32)])
+    embedding = MusicnnEmbedding(**settings["embedding"]).fit([np.zeros(16, np.float32)])
+    return Pipeline([("intervals", sampler), ("embedding", embedding), ("scale", scale),
+                     (last, model)])

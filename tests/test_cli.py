@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ import soundfile as sf
 
 from sklearn_songpop._write import write_audio
 from sklearn_songpop.datasets import make_songs, write_songs
+from sklearn_songpop.musicnn_net import MSD_TAGS
 from tests._html import assert_tables_match, read_report
 
 
@@ -63,6 +65,8 @@ def model(corpus, tmp_path_factory):
     run = songpop("train", "--manifest", corpus, "--out", out, "--set", "classifier__max_epochs=3")
     assert run.returncode == 0, run.stderr
     assert "model saved to" in run.stdout
+    # 16 labelled songs: the command points to the preset that does better on few
+    assert "16 labelled songs" in run.stderr and "--preset musicnn" in run.stderr
     return out
 
 
@@ -522,3 +526,35 @@ def test_features_on_a_dask_scheduler(corpus, tmp_path):
                          "--scheduler", "tcp://127.0.0.1:9")
     assert nobody.returncode == 1 and nobody.stderr.strip().count("\n") == 0
     assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered" in nobody.stderr
+
+
+def test_tags_lists_each_songs_top_tags(corpus):
+    songs = sorted(str(p) for p in Path(corpus).parent.iterdir() if p.suffix == ".mp3")[:2]
+    run = songpop("tags", *songs, "--top", 3, "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.reader(io.StringIO(run.stdout)))
+    assert rows[0] == ["song", "tag_1", "p_1", "tag_2", "p_2", "tag_3", "p_3"]
+    assert [row[0] for row in rows[1:]] == songs
+    for row in rows[1:]:
+        p = [float(v) for v in row[2::2]]
+        assert p == sorted(p, reverse=True) and 0 < p[-1] <= p[0] < 1
+        assert all(tag in MSD_TAGS for tag in row[1::2])
+    bad = songpop("tags", songs[0], "--top", 0)
+    assert bad.returncode != 0 and "--top must be at least 1" in bad.stderr
+
+
+def test_train_and_predict_with_the_musicnn_preset(corpus, tmp_path):
+    out = tmp_path / "musicnn.joblib"
+    run = songpop("train", "--manifest", corpus, "--preset", "musicnn", "--out", out,
+                  "--portable", tmp_path / "portable")
+    assert run.returncode == 0, run.stderr
+    assert "--preset musicnn" not in run.stderr  # the hint is for the other presets
+    assert (tmp_path / "portable" / "head.npz").is_file()
+    song = sorted(str(p) for p in Path(corpus).parent.iterdir() if p.suffix == ".m4a")[0]
+    scored = songpop("predict", "--model", out, song)
+    assert scored.returncode == 0, scored.stderr
+    rows = list(csv.reader(io.StringIO(scored.stdout)))
+    assert rows[0][:2] == ["song", "p_1"] and 0 <= float(rows[1][1]) <= 1
+    refused = songpop("train", "--features", tmp_path, "--preset", "musicnn", "--out", out)
+    assert refused.returncode != 0
+    assert "--preset musicnn puts a linear model" in refused.stderr

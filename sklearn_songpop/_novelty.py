@@ -56,21 +56,44 @@ def fit_reference(embeddings: np.ndarray, n_neighbors: int = N_NEIGHBORS,
                  distances=distances.astype(np.float64), n_neighbors=max(k, 1), space=space)
 
 
-def novelty_scores(reference: Bunch, embeddings: np.ndarray) -> np.ndarray:
-    """The share of training songs that lie closer to their neighbours than each song does.
+def novelty_scores(reference: Bunch, embeddings: np.ndarray, scale: str = "share") -> np.ndarray:
+    """How far out each song lies from the training songs.
+
+    A song's distance is the mean distance to its nearest training songs,
+    after standardising each dimension, as each training song's own distance
+    to its nearest others was measured.
 
     Parameters
     ----------
     reference : Bunch
         From :func:`fit_reference`.
     embeddings : ndarray of shape (n, d)
+    scale : {"share", "distance"}, default="share"
+        ``"share"``: the share of training songs that lie closer to their
+        neighbours than the song does, in [0, 1]; it reaches 1 for anything
+        beyond the farthest training song. ``"distance"``: the song's
+        distance over the median of the training songs' own, which keeps
+        ranking beyond them (1 is a typical training song, 3 three times as
+        far out).
 
     Returns
     -------
-    ndarray of shape (n,), in [0, 1]
-        0.99 reads "further out than 99% of the training songs"; NaN where the
-        reference holds fewer than two songs.
+    ndarray of shape (n,)
+        NaN where the reference holds fewer than two songs.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> reference = fit_reference(rng.standard_normal((200, 2)))
+    >>> far = np.array([[8.0, 0.0], [16.0, 0.0]])
+    >>> novelty_scores(reference, far).tolist()
+    [1.0, 1.0]
+    >>> d = novelty_scores(reference, far, scale="distance")
+    >>> bool(d[1] > d[0] > 10)
+    True
     """
+    if scale not in ("share", "distance"):
+        raise ValueError(f"scale must be 'share' or 'distance', got {scale!r}")
     emb = np.asarray(embeddings, dtype=np.float64)
     if len(reference.distances) == 0:
         return np.full(len(emb), np.nan)
@@ -78,5 +101,8 @@ def novelty_scores(reference: Bunch, embeddings: np.ndarray) -> np.ndarray:
     k = int(min(reference.n_neighbors, len(reference.embeddings)))
     dist, _ = NearestNeighbors(n_neighbors=k).fit(reference.embeddings).kneighbors(z)
     mean_dist = dist.mean(axis=1)
+    if scale == "distance":
+        typical = float(np.median(reference.distances))
+        return mean_dist / (typical if typical > 0 else 1.0)
     return np.searchsorted(reference.distances, mean_dist, side="left") / len(
         reference.distances)

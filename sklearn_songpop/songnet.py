@@ -503,7 +503,7 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         y = self._targets(X, y, reset=first, classes=classes)
         return self._train(X, y, initialize=False, **fit_params)
 
-    def novelty(self, X) -> np.ndarray:
+    def novelty(self, X, scale: str = "share") -> np.ndarray:
         """How unlike the training songs each song is, as a percentile.
 
         A song's embedding (:meth:`song_embeddings`) is compared with those
@@ -516,15 +516,20 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         Parameters
         ----------
         X : array-like of shape (n_songs, k, n_bins, n_frames)
+        scale : {"share", "distance"}, default="share"
+            ``"distance"`` gives the song's distance over the median of the
+            kept training songs' own, which keeps ranking beyond the
+            farthest training song, where the share stays at 1.
 
         Returns
         -------
-        ndarray of shape (n_songs,), in [0, 1]
-            The share of training songs that lie closer to their neighbours:
-            0.99 reads "further out than 99% of what the model learned
-            from". Training songs score low (an odd one out among them
-            less so); noise or another genre high.
-            NaN when fewer than two training songs were kept.
+        ndarray of shape (n_songs,)
+            With ``scale="share"``, in [0, 1]: the share of training songs
+            that lie closer to their neighbours; 0.99 reads "further out
+            than 99% of what the model learned from". Training songs score
+            low (an odd one out among them less so); noise or another genre
+            high. With ``scale="distance"``, about 1 for a typical training
+            song. NaN when fewer than two training songs were kept.
         """
         self.check_is_fitted()
         reference = getattr(self, "novelty_reference_", None)
@@ -539,7 +544,7 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
             embeddings = softmax(self._interval_outputs(X, "embedding"), axis=-1).mean(axis=1)
         else:
             embeddings = self.song_embeddings(X)
-        return novelty_scores(reference, embeddings)
+        return novelty_scores(reference, embeddings, scale=scale)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -157,6 +157,22 @@ def test_novelty_low_for_training_songs_high_for_noise(fitted):
     assert scores[0] <= scores[1] <= scores[2]
 
 
+def test_novelty_distance_keeps_ranking_where_the_share_saturates(fitted):
+    pipe, _, _, X_train = fitted
+    clf = pipe[-1]
+    songs = X_train[:4]
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(songs.shape).astype(np.float32)
+    louder = [pipe[:-1].transform(songs + level * noise) for level in (0.5, 2.0)]
+    assert [clf.novelty(S).min() for S in louder] == [1.0, 1.0]  # the share saturates
+    far, farther = (clf.novelty(S, scale="distance") for S in louder)
+    assert (farther > far).all() and (far > 1).all()
+    typical = clf.novelty(pipe[:-1].transform(songs), scale="distance")
+    assert np.median(typical) < np.median(far)
+    with pytest.raises(ValueError, match="scale must be 'share' or 'distance'"):
+        clf.novelty(louder[0], scale="percent")
+
+
 def test_novelty_reference_is_bounded_and_optional():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((12, 2, 16, 16)).astype(np.float32)

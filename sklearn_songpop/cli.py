@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="songpop", description="Predict song popularity from audio.")
-    parser.add_argument("--verbose", action="store_true",
+    parser.add_argument("-v", "--verbose", action="store_true",
                         help="show progress and, on errors, the traceback")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -201,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", help="folder of audio files")
     manifest_args(p, labelled=False)
     p.set_defaults(func=cmd_scan)
+    for command in sub.choices.values():  # also after the command: songpop train -v ...
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="show progress and, on errors, the traceback")
     return parser
 
 

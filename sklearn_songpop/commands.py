@@ -29,6 +29,39 @@ class CLIError(Exception):
     """An error to show as one line, with exit status 1 or 2."""
 
 
+def _writable(path, option: str = "--out", folder: bool = False) -> None:
+    """Make the folder ``path`` (or its parent) and check it can be written, before any
+    work starts: a run should not end in an error after its work is done."""
+    if not path:
+        return
+    target = Path(path) if folder else Path(path).parent
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"{option} {path}: cannot make the folder {target} "
+                       f"({exc.strerror or exc})") from exc
+    if not folder and Path(path).is_dir():
+        raise CLIError(f"{option} {path}: is a folder; give a file name")
+    if not os.access(target, os.W_OK):
+        raise CLIError(f"{option} {path}: the folder {target} is not writable")
+
+
+def _predictor(model, path):
+    """The pipeline of ``path`` when it predicts popularity, else a one-line error."""
+    from sklearn.pipeline import Pipeline
+
+    last = model.steps[-1] if isinstance(model, Pipeline) else None
+    if last is not None and last[0] in ("classifier", "regressor"):
+        return model
+    if last is not None and last[0] == "encoder":
+        raise CLIError(f"{path}: holds a pretrained encoder (songpop pretrain), which "
+                       "predicts nothing; use it with songpop similar, or train a model on "
+                       "it with songpop train --encoder")
+    kind = type(model).__name__ if last is None else f"pipeline ending in {last[0]!r}"
+    raise CLIError(f"{path}: holds a {kind}, not a model made by songpop train (a pipeline "
+                   "ending in a 'classifier' or a 'regressor')")
+
+
 def _songs_from(args) -> tuple[list[str], object, object]:
     return _songs_and_times(args)[:3]
 
@@ -151,6 +184,8 @@ def cmd_train(args) -> int:
     if args.preset == "musicnn" and (args.features or args.encoder):
         raise CLIError("--preset musicnn puts a linear model on musicnn's frozen embedding: "
                        "it takes --manifest, and neither --features nor --encoder")
+    _writable(args.out)
+    _writable(args.portable, "--portable", folder=True)
     if args.features:
         return _train_from_store(args)
     paths, y, groups, times = _songs_and_times(args)
@@ -251,6 +286,7 @@ def cmd_pretrain(args) -> int:
 
     from sklearn_songpop.pipeline import make_songpop_pipeline
 
+    _writable(args.out)
     pipe = make_songpop_pipeline(task="pretraining", random_state=args.random_state,
                                  verbose=1, encoder__device=args.device)
     encoder = pipe[-1]
@@ -283,6 +319,7 @@ def cmd_similar(args) -> int:
     from sklearn_songpop.pretraining import load_encoder
     from sklearn_songpop.similar import SongNeighbors
 
+    _writable(args.out)
     encoder = load_encoder(args.encoder)
     catalog = _paths_of(args.catalog)
     queries = _songs_from(argparse.Namespace(files=args.files, manifest=None))[0]
@@ -303,6 +340,7 @@ def cmd_tags(args) -> int:
 
     if args.top < 1:
         raise CLIError(f"--top must be at least 1, got {args.top}")
+    _writable(args.out)
     songs = _songs_from(argparse.Namespace(files=args.files, manifest=None))[0]
     # the musicnn preset's three 3-second intervals of each song, as its pipeline hears them
     sampler = IntervalSampler(**PRESETS["musicnn"]["intervals"], random_state=0,
@@ -330,7 +368,8 @@ def _save_model(pipe, out) -> None:
 def cmd_predict(args) -> int:
     from sklearn_songpop.persistence import load_model
 
-    model = load_model(args.model)
+    _writable(args.out)
+    model = _predictor(load_model(args.model), args.model)
     paths, _, _ = _songs_from(args)
     steps = dict(model.steps)
     last = model.steps[-1][1]
@@ -395,6 +434,7 @@ def cmd_explain(args) -> int:
     from sklearn_songpop.persistence import load_model
     from sklearn_songpop.report import explained_songs, write_report
 
+    _writable(args.out, folder=True)
     model = load_model(args.model)
     paths, _, _ = _songs_from(args)
     why = explain(model, paths, method=args.method)
@@ -444,6 +484,7 @@ def _write_rows(path, head: list[str], rows: list[list]) -> None:
 def cmd_evaluate(args) -> int:
     from sklearn_songpop.evaluation import evaluate
 
+    _writable(args.out, folder=True)
     paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("evaluation needs labels: give --manifest with a label column")
@@ -526,6 +567,7 @@ def _dask_scheduler(address: str | None):
 def cmd_features(args) -> int:
     from sklearn_songpop.store import write_features
 
+    _writable(args.out, folder=True)
     paths, y, groups = _songs_from(args)
     front = _pipeline(args, "classification", verbose=0)[:-1]
     if "spectrogram" in front.named_steps:

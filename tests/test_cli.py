@@ -558,3 +558,48 @@ def test_train_and_predict_with_the_musicnn_preset(corpus, tmp_path):
     refused = songpop("train", "--features", tmp_path, "--preset", "musicnn", "--out", out)
     assert refused.returncode != 0
     assert "--preset musicnn puts a linear model" in refused.stderr
+
+
+@pytest.mark.parametrize("kind", ["encoder", "dict", "estimator"])
+def test_predict_names_a_model_of_the_wrong_kind_in_one_line(kind, encoder_file, corpus,
+                                                             tmp_path):
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    song = sorted(str(p) for p in Path(corpus).parent.iterdir() if p.suffix == ".mp3")[0]
+    path = encoder_file if kind == "encoder" else tmp_path / f"{kind}.joblib"
+    if kind == "dict":
+        joblib.dump({"weights": [1, 2]}, path)
+    elif kind == "estimator":
+        joblib.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), path)
+    run = songpop("predict", "--model", path, song)
+    assert run.returncode == 1
+    expected = {"encoder": "holds a pretrained encoder", "dict": "holds a dict",
+                "estimator": "holds a LogisticRegression"}[kind]
+    assert expected in run.stderr and "Traceback" not in run.stderr
+    assert run.stderr.count("\n") == 1
+
+
+def test_outputs_go_to_new_folders_and_unwritable_ones_are_refused_first(model, corpus,
+                                                                       tmp_path):
+    song = sorted(str(p) for p in Path(corpus).parent.iterdir() if p.suffix == ".mp3")[0]
+    out = tmp_path / "new" / "folder" / "scores.csv"
+    run = songpop("predict", "--model", model, song, "--out", out)
+    assert run.returncode == 0, run.stderr
+    assert out.read_text().startswith("song,")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    refused = songpop("train", "--manifest", corpus, "--out", blocker / "model.joblib")
+    assert refused.returncode == 1
+    assert f"--out {blocker / 'model.joblib'}: cannot make the folder" in refused.stderr
+    assert "trained" not in refused.stdout  # refused before any work
+
+
+def test_verbose_is_taken_before_or_after_the_command():
+    from sklearn_songpop.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["scan", "DIR"]).verbose is False
+    for argv in (["--verbose", "scan", "DIR"], ["scan", "DIR", "--verbose"],
+                 ["scan", "-v", "DIR"], ["-v", "train", "--manifest", "m.csv", "--out", "m"]):
+        assert parser.parse_args(argv).verbose is True, argv

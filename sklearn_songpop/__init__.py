@@ -1,52 +1,73 @@
 """sklearn-songpop: predict whether a song will be popular from its audio.
 
 Data flows one way: audio -> intervals -> spectrograms -> network -> predictions.
+
+The public names are imported on first use, so that ``import sklearn_songpop`` (and the
+``songpop`` command's ``--help``) does not load torch before it is needed.
 """
 
+from __future__ import annotations
+
+import importlib
+
 from sklearn_songpop._version import __version__
-from sklearn_songpop.audio import (
-    AudioError,
-    AudioInfo,
-    audio_duration,
-    check_audio,
-    load_audio,
-    load_windows,
-    probe_audio,
-    probe_files,
-)
-from sklearn_songpop.baselines import BandStatistics, make_baselines
-from sklearn_songpop.classifier import SpectrogramCNNClassifier
-from sklearn_songpop.datasets import find_audio, load_manifest, make_songs, write_songs
-from sklearn_songpop.evaluation import evaluate, leak_comparison
-from sklearn_songpop.explain import explain
-from sklearn_songpop.intervals import IntervalSampler, window_starts
-from sklearn_songpop.model_selection import ReleaseYearSplit
-from sklearn_songpop.musicnn import MusicnnEmbedding
-from sklearn_songpop.musicnn_net import MusicnnNet, load_musicnn
-from sklearn_songpop.nets import ContrastiveNet, PaperCNN, SongpopCNN
-from sklearn_songpop.persistence import VersionMismatchWarning, load_model, save_model
-from sklearn_songpop.pipeline import PRESETS, make_songpop_pipeline
-from sklearn_songpop.portable import load_portable, save_portable
-from sklearn_songpop.pretraining import (
-    ContrastiveEncoder,
-    ContrastiveLoss,
-    contrastive_loss,
-    load_encoder,
-    make_probe,
-)
-from sklearn_songpop.regressor import SpectrogramCNNRegressor
-from sklearn_songpop.report import render_report, write_report
-from sklearn_songpop.results import EvaluationResult, RegressionResult
-from sklearn_songpop.similar import SongNeighbors
-from sklearn_songpop.spectrogram import SpectrogramTransformer
-from sklearn_songpop.store import FeatureStore, write_features
-from sklearn_songpop.training import (
-    CosineSchedule,
-    SongEarlyStopping,
-    SongValidSplit,
-    song_roc_auc,
-    song_spearman,
-)
+
+#: Each public name and the module that defines it.
+_EXPORTS = {
+    "audio_duration": "audio",
+    "AudioError": "audio",
+    "AudioInfo": "audio",
+    "BandStatistics": "baselines",
+    "check_audio": "audio",
+    "contrastive_loss": "pretraining",
+    "ContrastiveEncoder": "pretraining",
+    "ContrastiveLoss": "pretraining",
+    "ContrastiveNet": "nets",
+    "CosineSchedule": "training",
+    "evaluate": "evaluation",
+    "EvaluationResult": "results",
+    "explain": "explain",
+    "FeatureStore": "store",
+    "find_audio": "datasets",
+    "IntervalSampler": "intervals",
+    "leak_comparison": "evaluation",
+    "load_audio": "audio",
+    "load_encoder": "pretraining",
+    "load_manifest": "datasets",
+    "load_model": "persistence",
+    "load_musicnn": "musicnn_net",
+    "load_portable": "portable",
+    "load_windows": "audio",
+    "make_baselines": "baselines",
+    "make_probe": "pretraining",
+    "make_songpop_pipeline": "pipeline",
+    "make_songs": "datasets",
+    "MusicnnEmbedding": "musicnn",
+    "MusicnnNet": "musicnn_net",
+    "PaperCNN": "nets",
+    "PRESETS": "pipeline",
+    "probe_audio": "audio",
+    "probe_files": "audio",
+    "RegressionResult": "results",
+    "ReleaseYearSplit": "model_selection",
+    "render_report": "report",
+    "save_model": "persistence",
+    "save_portable": "portable",
+    "song_roc_auc": "training",
+    "song_spearman": "training",
+    "SongEarlyStopping": "training",
+    "SongNeighbors": "similar",
+    "SongpopCNN": "nets",
+    "SongValidSplit": "training",
+    "SpectrogramCNNClassifier": "classifier",
+    "SpectrogramCNNRegressor": "regressor",
+    "SpectrogramTransformer": "spectrogram",
+    "VersionMismatchWarning": "persistence",
+    "window_starts": "intervals",
+    "write_features": "store",
+    "write_report": "report",
+    "write_songs": "datasets",
+}
 
 __all__ = [
     "PRESETS",
@@ -104,3 +125,16 @@ __all__ = [
     "write_report",
     "write_songs",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sklearn_songpop' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"sklearn_songpop.{module}"), name)
+    globals()[name] = value  # the next access does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

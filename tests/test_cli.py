@@ -603,3 +603,17 @@ def test_verbose_is_taken_before_or_after_the_command():
     for argv in (["--verbose", "scan", "DIR"], ["scan", "DIR", "--verbose"],
                  ["scan", "-v", "DIR"], ["-v", "train", "--manifest", "m.csv", "--out", "m"]):
         assert parser.parse_args(argv).verbose is True, argv
+
+
+def test_the_command_line_loads_no_torch_before_work_starts():
+    # songpop --help and argument errors answer without importing torch and friends
+    code = ("import sys, sklearn_songpop, sklearn_songpop.cli\n"
+            "sklearn_songpop.cli.build_parser()\n"
+            "print(sorted(m for m in ('torch', 'sklearn', 'librosa') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.strip() == "[]"
+    from sklearn_songpop import MusicnnEmbedding, make_songs  # names load on first use
+
+    assert MusicnnEmbedding.__module__ == "sklearn_songpop.musicnn"
+    assert make_songs.__module__ == "sklearn_songpop.datasets"

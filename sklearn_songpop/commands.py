@@ -208,7 +208,7 @@ def cmd_train(args) -> int:
         print(evaluate(pipe, paths, y, groups=groups, cv=args.cv,
                        times=times, verbose=int(args.verbose)))
     if isinstance(pipe.steps[-1][1], SongNet):
-        pipe.steps[-1][1].set_params(verbose=1)  # skorch's epoch table for the final fit
+        _epoch_table(pipe.steps[-1][1])  # skorch's epoch table for the final fit
     t0 = time.perf_counter()
     pipe.fit(paths, y)
     _save_trained(pipe, args, f"a {task} model on {len(paths)} songs", t0)
@@ -219,6 +219,17 @@ def cmd_train(args) -> int:
               "(--preset musicnn) scored higher than the networks trained from scratch on "
               "our measurements (user guide, 'Pretrained music knowledge')", file=sys.stderr)
     return 0
+
+
+def _epoch_table(net):
+    """The network set to print skorch's table of epochs: in colour on a terminal, plain
+    text when standard output goes to a file or a pipe."""
+    net.set_params(verbose=1)
+    if not sys.stdout.isatty():
+        from sklearn_songpop.training import PlainPrintLog
+
+        net.set_params(callbacks__print_log=PlainPrintLog())
+    return net
 
 
 def _save_trained(model, args, what: str, t0: float) -> None:
@@ -246,7 +257,7 @@ def _train_from_store(args) -> int:
     task, y = _task(args.task, store.y[store.rows])
     pipe = _pipeline(args, task, verbose=0)
     store.check_front_end(pipe[:-1])
-    net = pipe.steps[-1][1].set_params(verbose=1)
+    net = _epoch_table(pipe.steps[-1][1])
     t0 = time.perf_counter()
     net.fit(store, y)
     _save_trained(store.pipeline(net), args,

@@ -17,13 +17,13 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.multiclass import type_of_target
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.dataset import ValidSplit
-from skorch.utils import to_numpy
+from skorch.utils import Ansi, to_numpy
 
 __all__ = [
-    "ONE_CLASS_SHARE", "CosineSchedule", "SongEarlyStopping", "SongValidSplit", "song_roc_auc",
-    "song_spearman",
+    "ONE_CLASS_SHARE", "CosineSchedule", "PlainPrintLog", "SongEarlyStopping", "SongValidSplit",
+    "song_roc_auc", "song_spearman",
 ]
 
 #: A model that puts at least this share of the songs in one class is degenerate.
@@ -353,3 +353,20 @@ class CosineSchedule(Callback):
         """
         for group, base in zip(net.optimizer_.param_groups, self.base_lrs_):
             group["lr"] = base
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's table of epochs without its colour codes, for a log file or a pipe.
+
+    skorch colours each column's best value with terminal escape codes, which
+    a file keeps as noise; this prints the same table in plain text.
+
+    Examples
+    --------
+    >>> PlainPrintLog().format_row({"loss": 0.5, "loss_best": True}, "loss", "\x1b[35m")
+    '0.5000'
+    """
+
+    def format_row(self, row, key, color):
+        """The value of ``key`` in ``row``, formatted, without colour."""
+        return super().format_row(row, key, "").replace(Ansi.ENDC.value, "")

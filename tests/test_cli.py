@@ -67,6 +67,8 @@ def model(corpus, tmp_path_factory):
     assert "model saved to" in run.stdout
     # 16 labelled songs: the command points to the preset that does better on few
     assert "16 labelled songs" in run.stderr and "--preset musicnn" in run.stderr
+    # the table of epochs, in plain text when the output is not a terminal
+    assert "train_loss" in run.stdout and "\x1b[" not in run.stdout
     return out
 
 

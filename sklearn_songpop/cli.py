@@ -35,6 +35,16 @@ _PICKLE_WARNING = (
 _DEVICE_HELP = "cpu, cuda, or auto (a GPU when there is one)"
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, where it has one worth showing."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False, []) or "default" in text:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``songpop``.
 
@@ -75,10 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "models forward in time (train on past years, test on the next)")
 
     p = sub.add_parser("demo", help="generate songs, cross-validate, report (a few minutes)")
-    p.add_argument("--n-songs", type=int, default=200)
+    p.add_argument("--n-songs", type=int, default=200, help="generated songs to evaluate on")
     p.add_argument("--cache", default=".songpop_cache", help="folder for the generated songs")
     p.add_argument("--out", default="songpop_output", help="folder for report, figures, model")
-    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0,
+                   help="seed of the interval sampler and the networks")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="fit a pipeline on a manifest (or a feature store) and "
@@ -92,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "musicnn: a linear model on musicnn's pretrained embedding (few labels)")
     p.add_argument("--out", required=True, help="model file (.joblib)")
     p.add_argument("--cv", type=int, default=0, help="also cross-validate with this many folds")
-    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0,
+                   help="seed of the interval sampler and the networks")
     p.add_argument("--portable", metavar="DIR", help="also save the model without pickle "
                    "(settings.json and weights.pt) in this folder")
     task_args(p)
@@ -114,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-init", type=int, help="networks trained from different seeds, "
                    "the one of lowest final loss kept (default: the preset's, 2)")
     p.add_argument("--device", default="auto", help=_DEVICE_HELP)
-    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0,
+                   help="seed of the interval sampler and the networks")
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("similar", help="list the catalogue songs that sound closest to "
@@ -132,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tags", help="musicnn's most likely tags of each song (genres, "
                        "decades, moods), a first check of what it hears")
     p.add_argument("files", nargs="+", help="audio files or folders")
-    p.add_argument("--top", type=int, default=5, help="tags to list per song (default 5)")
+    p.add_argument("--top", type=int, default=5, help="tags to list per song")
     p.add_argument("--device", default="auto", help=_DEVICE_HELP)
     p.add_argument("--out", help="CSV file (default: standard output)")
     p.set_defaults(func=cmd_tags)
@@ -166,9 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["default", "paper", "musicnn"], default="default",
                    help="default: a CNN trained on the songs; paper: the seed paper's; "
                    "musicnn: a linear model on musicnn's pretrained embedding (few labels)")
-    p.add_argument("--cv", type=int, default=5)
+    p.add_argument("--cv", type=int, default=5,
+                   help="folds of the cross-validation by artist")
     p.add_argument("--out", help="folder for report.html, report.json and figures")
-    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0,
+                   help="seed of the interval sampler and the networks")
     task_args(p)
     p.add_argument("--time-splits", type=int, default=3,
                    help="test years of the forward-in-time evaluation")
@@ -178,13 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("features", help="decode songs and write their spectrograms to an "
                        "on-disk store, chunk by chunk (run it again to finish a killed run)")
     manifest_args(p, required=True)
-    p.add_argument("--preset", choices=["default", "paper"], default="default")
+    p.add_argument("--preset", choices=["default", "paper"], default="default",
+                   help="whose spectrograms to store (the musicnn preset stores none)")
     p.add_argument("--out", required=True, help="the store's folder (Zarr)")
     p.add_argument("--chunk-songs", type=int, default=64,
                    help="songs per chunk: what memory holds at once")
     p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
                    help="a song that fails to decode: stop, or skip it and list it")
-    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0,
+                   help="seed of the interval sampler and the networks")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
                    help="a front-end parameter (repeatable): --set spectrogram__n_mels=96")
     p.add_argument("--device", default="auto", help=_DEVICE_HELP)
@@ -201,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", help="folder of audio files")
     manifest_args(p, labelled=False)
     p.set_defaults(func=cmd_scan)
+    parser.formatter_class = _HelpWithDefaults
     for command in sub.choices.values():  # also after the command: songpop train -v ...
+        command.formatter_class = _HelpWithDefaults
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="show progress and, on errors, the traceback")
     return parser

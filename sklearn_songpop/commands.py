@@ -163,10 +163,16 @@ def _pipeline(args, task: str, verbose: int):
     settings = {f"{name}__device": args.device for name in devices}
     settings.update(_parse_settings(args.set))
     steps = [name for name, _ in pipe.steps]
+    current = pipe.get_params()
     for name, value in settings.items():
         if name.split("__")[0] not in steps or "__" not in name:
             raise CLIError(f"--set {name}: the pipeline has no such parameter; names start "
                            f"with a step ({', '.join(steps)}) and two underscores")
+        now = current.get(name)
+        if isinstance(value, str) and isinstance(now, (int, float)) \
+                and not isinstance(now, bool):
+            raise CLIError(f"--set {name}={value}: expected a number (the preset has "
+                           f"{name}={now!r})")
         try:
             pipe.set_params(**{name: value})
         except (ValueError, TypeError) as exc:

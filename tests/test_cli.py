@@ -439,11 +439,19 @@ def test_train_takes_pipeline_settings_device_and_a_portable_copy(corpus, tmp_pa
     ("spectrogramm__n_mels=3", "--set spectrogramm__n_mels: the pipeline has no such parameter"),
     ("max_epochs=3", "--set max_epochs: the pipeline has no such parameter"),
     ("classifier__max_epochs", "--set classifier__max_epochs: expected NAME=VALUE"),
+    ("classifier__max_epochs=abc", "--set classifier__max_epochs=abc: expected a number (the "
+                                   "preset has classifier__max_epochs=25)"),
 ])
 def test_unknown_settings_are_one_line_errors(corpus, tmp_path, setting, message):
     run = songpop("evaluate", "--manifest", corpus, "--set", setting)
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 1 and len(lines) == 1 and message in lines[0], run.stderr
+
+
+def test_help_shows_defaults():
+    text = " ".join(songpop("evaluate", "--help").stdout.split())
+    assert "folds of the cross-validation by artist (default: 5)" in text
+    assert "(default: None)" not in text
 
 
 def test_predict_help_has_no_training_options():

@@ -145,30 +145,28 @@ def test_explanation_plot(fitted):
 
 
 # ---------------------------------------------------------------------- novelty
-def test_novelty_low_for_training_songs_high_for_noise(fitted):
+def _with_noise(fitted, levels):
+    """The fitted classifier, and the spectrograms of four training songs with white
+    noise added at each level."""
     pipe, _, _, X_train = fitted
-    clf = pipe[-1]
     songs = X_train[:4]
-    rng = np.random.default_rng(0)
-    noise = rng.standard_normal(songs.shape).astype(np.float32)
-    scores = [clf.novelty(pipe[:-1].transform(songs + level * noise)).mean()
-              for level in (0.0, 0.05, 0.5)]
+    noise = np.random.default_rng(0).standard_normal(songs.shape).astype(np.float32)
+    return pipe[-1], [pipe[:-1].transform(songs + level * noise) for level in levels]
+
+
+def test_novelty_low_for_training_songs_high_for_noise(fitted):
+    clf, noisy = _with_noise(fitted, (0.0, 0.05, 0.5))
+    scores = [clf.novelty(S).mean() for S in noisy]
     assert scores[0] < 0.5 and scores[-1] == 1.0
     assert scores[0] <= scores[1] <= scores[2]
 
 
 def test_novelty_distance_keeps_ranking_where_the_share_saturates(fitted):
-    pipe, _, _, X_train = fitted
-    clf = pipe[-1]
-    songs = X_train[:4]
-    rng = np.random.default_rng(0)
-    noise = rng.standard_normal(songs.shape).astype(np.float32)
-    louder = [pipe[:-1].transform(songs + level * noise) for level in (0.5, 2.0)]
+    clf, (clean, *louder) = _with_noise(fitted, (0.0, 0.5, 2.0))
     assert [clf.novelty(S).min() for S in louder] == [1.0, 1.0]  # the share saturates
     far, farther = (clf.novelty(S, scale="distance") for S in louder)
     assert (farther > far).all() and (far > 1).all()
-    typical = clf.novelty(pipe[:-1].transform(songs), scale="distance")
-    assert np.median(typical) < np.median(far)
+    assert np.median(clf.novelty(clean, scale="distance")) < np.median(far)
     with pytest.raises(ValueError, match="scale must be 'share' or 'distance'"):
         clf.novelty(louder[0], scale="percent")
 

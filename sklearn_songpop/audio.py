@@ -40,6 +40,7 @@ __all__ = [
     "load_windows",
     "probe_audio",
     "probe_files",
+    "resample",
 ]
 
 PathLike = Union[str, bytes, os.PathLike]
@@ -202,17 +203,42 @@ def audio_duration(path: PathLike) -> float:
     return probe_audio(path).duration
 
 
+def resample(data: np.ndarray, native_sr: int, sr: int) -> np.ndarray:
+    """A waveform, or each row of ``(rows, samples)``, from ``native_sr`` to ``sr``.
+
+    soxr's high quality; rows go through in one call, as the channels of one signal.
+
+    Parameters
+    ----------
+    data : ndarray of shape (samples,) or (rows, samples)
+    native_sr, sr : int
+        The rate of ``data``, and the rate wanted.
+
+    Returns
+    -------
+    ndarray
+        ``data`` itself when the rates are equal or it holds no sample.
+
+    Examples
+    --------
+    >>> resample(np.zeros((2, 22050), np.float32), 22050, 16000).shape
+    (2, 16000)
+    """
+    if sr == native_sr or data.shape[-1] == 0:
+        return data
+    import soxr
+
+    if data.ndim == 1:
+        return soxr.resample(data, native_sr, sr, quality="HQ")
+    return soxr.resample(np.ascontiguousarray(data.T), native_sr, sr, quality="HQ").T
+
+
 def _finish(data: np.ndarray, native_sr: int, sr: int | None, mono: bool) -> np.ndarray:
     """Mix down, resample, and return C-contiguous float32."""
     if mono:
         data = mix_down(data)
-    if sr is not None and sr != native_sr and data.shape[-1] > 0:
-        import soxr
-
-        if data.ndim == 1:
-            data = soxr.resample(data, native_sr, sr, quality="HQ")
-        else:
-            data = soxr.resample(data.T, native_sr, sr, quality="HQ").T
+    if sr is not None:
+        data = resample(data, native_sr, sr)
     return np.ascontiguousarray(data, dtype=np.float32)
 
 

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklearn_songpop._device import resolve_device
 from sklearn_songpop._progress import progress
-from sklearn_songpop.audio import as_float_waveform, load_audio
+from sklearn_songpop.audio import as_float_waveform, load_audio, resample
 from sklearn_songpop.musicnn_net import (
     HOP,
     LAYERS,
@@ -191,13 +191,8 @@ class MusicnnEmbedding(TransformerMixin, BaseEstimator):
 
     def _resampled(self, waves: np.ndarray) -> np.ndarray:
         """``(..., samples)`` at ``sr`` to 16 kHz."""
-        if int(self.sr) == SR:
-            return waves.astype(np.float32, copy=False)
-        import soxr
-
-        rows = waves.reshape(-1, waves.shape[-1])
-        out = soxr.resample(np.ascontiguousarray(rows.T), int(self.sr), SR, quality="HQ").T
-        return np.ascontiguousarray(out, dtype=np.float32).reshape(*waves.shape[:-1], -1)
+        rows = resample(waves.reshape(-1, waves.shape[-1]), int(self.sr), SR)
+        return np.ascontiguousarray(rows, dtype=np.float32).reshape(*waves.shape[:-1], -1)
 
     def _patches(self, clips: np.ndarray, song: int) -> torch.Tensor:
         """musicnn's non-overlapping patches of a song's clips, ``(n_patches, 187, 96)``."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -219,8 +220,11 @@ def probe_pyav(name: str) -> AudioInfo:
 
 # --------------------------------------------------------------------------- decoding
 def reason_of(exc: BaseException) -> str:
+    """The first line of a decoder's error, without FFmpeg's ``[Errno N]`` prefix."""
     text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    return re.sub(r"^\[Errno -?\d+\]\s*", "", text[0])[:200]
 
 
 class _StderrSilencer:

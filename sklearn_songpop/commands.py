@@ -341,9 +341,13 @@ def cmd_similar(args) -> int:
     catalog = _paths_of(args.catalog)
     queries = _songs_from(argparse.Namespace(files=args.files, manifest=None))[0]
     index = SongNeighbors(encoder, n_neighbors=args.k).fit(catalog)
-    rows = [[query, rank, name, f"{distance:.4f}"]
-            for query, found in zip(queries, index.similar(queries))
-            for rank, (name, distance) in enumerate(found, start=1)]
+    # a query that is also in the catalogue is not listed as its own neighbour
+    found = index.similar(queries, n_neighbors=min(args.k + 1, len(catalog)))
+    rows = []
+    for query, near in zip(queries, found, strict=True):
+        others = [(name, d) for name, d in near
+                  if os.path.abspath(name) != os.path.abspath(query)][:args.k]
+        rows += [[query, rank, name, f"{d:.4f}"] for rank, (name, d) in enumerate(others, 1)]
     _write_rows(args.out, ["query", "rank", "song", "distance"], rows)
     return 0
 

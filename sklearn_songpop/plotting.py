@@ -111,6 +111,9 @@ def plot_training_curves(classifier, ax=None):
     if "valid_loss" in history[-1]:
         ax.plot(epochs, history[:, "valid_loss"], marker="o", label="validation loss")
     ax.set_xlabel("epoch")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs 1, 2, 3, not 1.25
     ax.set_ylabel("loss")
     ax.legend()
     return ax

@@ -190,3 +190,12 @@ def test_silenced_stderr_lets_threads_decode_together(capfd):
     assert not both_inside.broken
     os.write(2, b"after\n")
     assert capfd.readouterr().err == "after\n"
+
+
+def test_decoder_errors_leave_ffmpegs_errno_out():
+    from sklearn_songpop._decoders import reason_of
+
+    error = OSError(1094995529, "Invalid data found when processing input")
+    assert reason_of(error) == "Invalid data found when processing input"
+    assert reason_of(ValueError("first line\nsecond")) == "first line"
+    assert reason_of(RuntimeError()) == "RuntimeError"

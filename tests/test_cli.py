@@ -373,14 +373,21 @@ def test_a_missing_folder_of_songs_is_named(command, encoder_file, tmp_path):
     assert "Traceback" not in run.stderr
 
 
-def test_similar_lists_a_song_itself_first(encoder_file, corpus):
+def test_similar_leaves_a_song_out_of_its_own_neighbours(encoder_file, corpus):
+    from sklearn_songpop import SongNeighbors, load_encoder, load_manifest
+
     song = next(p for p in sorted(corpus.parent.iterdir()) if p.suffix == ".mp3")
     run = songpop("similar", "--encoder", encoder_file, "--catalog", corpus, song, "-k", 3)
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(io.StringIO(run.stdout)))
     assert [r["rank"] for r in rows] == ["1", "2", "3"]
-    assert rows[0]["song"].endswith(song.name) and float(rows[0]["distance"]) < 1e-4
-    assert float(rows[1]["distance"]) <= float(rows[2]["distance"])
+    assert not any(r["song"].endswith(song.name) for r in rows)  # not its own neighbour
+    assert float(rows[0]["distance"]) <= float(rows[1]["distance"]) \
+        <= float(rows[2]["distance"])
+    # the index itself finds the song first, at distance 0: the command leaves it out
+    index = SongNeighbors(load_encoder(encoder_file), n_neighbors=1)
+    name, distance = index.fit(load_manifest(corpus).paths).similar([str(song)])[0][0]
+    assert name.endswith(song.name) and distance < 1e-4
 
 
 def test_train_on_an_encoder_probe_and_finetune(encoder_file, corpus, tmp_path):

@@ -138,3 +138,18 @@ def test_report_in_a_real_browser(report, tmp_path):
                           report.as_uri()], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_training_curves_mark_whole_epochs_only():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from sklearn_songpop import SpectrogramCNNClassifier
+    from sklearn_songpop.plotting import plot_training_curves
+
+    X = np.random.default_rng(0).standard_normal((8, 2, 16, 16)).astype("float32")
+    clf = SpectrogramCNNClassifier(max_epochs=3, random_state=0).fit(X, [0, 1] * 4)
+    ticks = plot_training_curves(clf).get_xticks()
+    assert len(ticks) > 1 and all(float(t).is_integer() for t in ticks)

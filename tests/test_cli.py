@@ -560,6 +560,7 @@ def test_tags_lists_each_songs_top_tags(corpus):
     assert bad.returncode != 0 and "--top must be at least 1" in bad.stderr
 
 
+@pytest.mark.slow
 def test_train_and_predict_with_the_musicnn_preset(corpus, tmp_path):
     out = tmp_path / "musicnn.joblib"
     run = songpop("train", "--manifest", corpus, "--preset", "musicnn", "--out", out,

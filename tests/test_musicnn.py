@@ -153,6 +153,7 @@ def test_paths_and_a_column_transformer_with_metadata(tmp_path):
     assert list(out.columns[:2]) == ["rock", "pop"]
 
 
+@pytest.mark.slow
 def test_clone_grid_search_and_joblib(tmp_path):
     X = _clips(8)
     y = np.array([0, 1] * 4)
@@ -183,6 +184,7 @@ def test_pipeline_memory_caches_the_embedding(tmp_path):
     assert _Counting.calls == [4]  # the second fit read the cache
 
 
+@pytest.mark.slow  # the CLI test trains and predicts the preset from files in the fast tier
 def test_the_preset_runs_from_files(tmp_path):
     X = _clips(6, seconds=12.0)
     paths = []
@@ -196,7 +198,8 @@ def test_the_preset_runs_from_files(tmp_path):
     assert reg.predict(paths).shape == (6,)
 
 
-@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("task", [
+    "classification", pytest.param("regression", marks=pytest.mark.slow)])
 def test_the_preset_saves_without_pickle(tmp_path, task):
     X = _clips(6, seconds=10.0)
     y = np.array([0, 1] * 3) if task == "classification" else np.arange(6.0)

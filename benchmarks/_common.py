@@ -7,6 +7,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -88,3 +89,26 @@ def stereo_song(seconds: float, sr: int = 44100, random_state: int = 0) -> np.nd
     loop = make_songs(n_songs=1, duration=30.0, sr=sr, random_state=random_state).waveforms[0]
     left = np.resize(loop, int(seconds * sr))
     return np.stack([left, 0.8 * np.roll(left, sr // 100)])
+
+
+def cached_json(path: Path, compute: Callable[[], object]) -> tuple[object, float | None, bool]:
+    """A benchmark part's value, computed once and kept in ``path`` with its compute time,
+    so that an interrupted run goes on where it stopped.
+
+    Returns
+    -------
+    tuple
+        The value, the seconds it took (None where an old file kept none), and whether
+        it was read back rather than computed now.
+    """
+    import json
+
+    if path.is_file():
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        return kept["value"], kept.get("seconds"), True
+    t0 = time.perf_counter()
+    value = compute()
+    seconds = time.perf_counter() - t0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"value": value, "seconds": seconds}), encoding="utf-8")
+    return value, seconds, False

@@ -19,14 +19,13 @@ beats the default preset and the log-mel baseline; with all tracks it is their e
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import table
+from benchmarks._common import cached_json, table
 
 #: Generated sets: at 10 songs (2 hits) out-of-fold scores by artist mean nothing; the real
 #: recordings measure 10 labelled tracks (5 of each) instead.
@@ -49,16 +48,10 @@ def _cached(name: str, quick: bool, compute):
     (an interrupted run goes on where it stopped)."""
     version = {"generated": "musicnn-4"}.get(name, VERSION)
     path = RESULTS_DIR / f"{version}_{name}{'_quick' if quick else ''}.json"
-    if path.is_file():
-        kept = json.loads(path.read_text(encoding="utf-8"))
-        took = "time not kept" if kept["seconds"] is None else f"{kept['seconds']:.0f} s"
+    value, seconds, read_back = cached_json(path, lambda: compute(quick))
+    if read_back:
+        took = "time not kept" if seconds is None else f"{seconds:.0f} s"
         _READ_BACK.append(f"{name} ({took}, `results/{path.name}`)")
-        return kept["value"]
-    t0 = time.perf_counter()
-    value = compute(quick)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"value": value, "seconds": time.perf_counter() - t0}),
-                    encoding="utf-8")
     return value
 
 

@@ -14,6 +14,9 @@ from sklearn_songpop._version import __version__
 
 #: Each public name and the module that defines it.
 _EXPORTS = {
+    "ArtistCalibratedClassifier": "calibration",
+    "ConformalClassifier": "conformal",
+    "ConformalRegressor": "conformal",
     "audio_duration": "audio",
     "AudioError": "audio",
     "AudioInfo": "audio",
@@ -45,6 +48,7 @@ _EXPORTS = {
     "MusicnnEmbedding": "musicnn",
     "MusicnnNet": "musicnn_net",
     "PaperCNN": "nets",
+    "predict_table": "prediction",
     "PRESETS": "pipeline",
     "probe_audio": "audio",
     "probe_files": "audio",
@@ -71,9 +75,12 @@ _EXPORTS = {
 
 __all__ = [
     "PRESETS",
+    "ArtistCalibratedClassifier",
     "AudioError",
     "AudioInfo",
     "BandStatistics",
+    "ConformalClassifier",
+    "ConformalRegressor",
     "ContrastiveEncoder",
     "ContrastiveLoss",
     "ContrastiveNet",
@@ -113,6 +120,7 @@ __all__ = [
     "make_probe",
     "make_songpop_pipeline",
     "make_songs",
+    "predict_table",
     "probe_audio",
     "probe_files",
     "render_report",

@@ -5,27 +5,41 @@ majority class. Here every model is cross-validated beside the baselines of
 :mod:`~sklearn_songpop.baselines` and scored by :mod:`~sklearn_songpop.metrics`
 (balanced accuracy, ROC AUC, average precision, F1 and the confusion matrix; for
 a number, Spearman's rho, R^2, the mean absolute error and two "pick the hits"
-scores). Given release years, the same models are also scored forward in time
+scores). A classifier's probabilities are also scored for calibration (Brier
+score, expected calibration error), and every model's out-of-fold errors give
+cross-conformal sets or intervals, whose coverage is reported. Given release
+years, the same models are also scored forward in time
 (:class:`~sklearn_songpop.ReleaseYearSplit`). The results, as text and JSON,
 are :mod:`~sklearn_songpop.results`'.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+import warnings
 
 import numpy as np
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.metrics import confusion_matrix
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, check_cv
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    check_cv,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import has_fit_parameter
 
 from sklearn_songpop.baselines import make_baselines
+from sklearn_songpop.conformal import cross_conformal_quantiles
 from sklearn_songpop.intervals import IntervalSampler
 from sklearn_songpop.metrics import (
     METRICS,
     REGRESSION_METRICS,
+    calibration_scores,
     classification_scores,
     regression_scores,
 )
@@ -47,6 +61,7 @@ def evaluate(
     verbose: int = 0,
     times=None,
     n_time_splits: int = 3,
+    alphas=(0.1, 0.2),
 ) -> EvaluationResult | RegressionResult:
     """Cross-validate a model and the baselines on whole songs.
 
@@ -67,10 +82,13 @@ def evaluate(
     groups : array-like of shape (n_songs,), optional
         Artists (or any groups) that must not cross folds.
     cv : int, splitter or None, default=None
-        None is 5. An integer ``n``: ``n``-fold
-        :class:`~sklearn.model_selection.GroupKFold` when ``groups`` is given,
-        else shuffled ``n``-fold :class:`~sklearn.model_selection.StratifiedKFold`
-        (:class:`~sklearn.model_selection.KFold` for numbers).
+        None is 5. An integer ``n``: with ``groups``, ``n``-fold
+        :class:`~sklearn.model_selection.StratifiedGroupKFold` (shuffled, seed 0),
+        which keeps both classes in every test fold where it can
+        (:class:`~sklearn.model_selection.GroupKFold` for numbers); without,
+        shuffled ``n``-fold :class:`~sklearn.model_selection.StratifiedKFold`
+        (:class:`~sklearn.model_selection.KFold` for numbers). A test fold left
+        with one class is named in a warning.
     baselines : bool or dict, default=True
         True adds :func:`make_baselines` for the task; a dict names other
         models to compare.
@@ -80,13 +98,20 @@ def evaluate(
     name : str, default="model"
         What to call the estimator in the report.
     verbose : int, default=0
-        Print progress when > 0.
+        Progress on standard error when > 0: a line per fold and model.
     times : array-like of shape (n_songs,), optional
         Release years (or anything that sorts in time). The same models are
         then also scored with :class:`~sklearn_songpop.ReleaseYearSplit`, in
         the result's ``forward``.
     n_time_splits : int, default=3
         Test years of the forward-in-time evaluation.
+    alphas : sequence of float, default=(0.1, 0.2)
+        Error rates of the cross-conformal sets (classification) or intervals
+        (regression): each fold's songs get the set built from the other
+        folds' out-of-fold scores, artists weighing the same
+        (:func:`~sklearn_songpop.conformal.cross_conformal_quantiles`); the
+        result's ``conformal`` holds their coverage and mean set size or
+        interval width.
 
     Returns
     -------
@@ -135,13 +160,15 @@ def evaluate(
     if cv is None:
         cv = 5
     if isinstance(cv, int):
-        cv = (GroupKFold(cv) if groups is not None
+        cv = (GroupKFold(cv) if groups is not None and regression
+              else StratifiedGroupKFold(cv, shuffle=True, random_state=0)
+              if groups is not None
               else KFold(cv, shuffle=True, random_state=0) if regression
               else StratifiedKFold(cv, shuffle=True, random_state=0))
     cv = check_cv(cv, y, classifier=not regression)
     if isinstance(estimator, Pipeline) and isinstance(estimator.steps[0][1], IntervalSampler):
         if verbose:
-            print(f"decoding intervals of {len(X)} songs ...", flush=True)
+            print(f"decoding intervals of {len(X)} songs ...", file=sys.stderr, flush=True)
         X = clone(estimator.steps[0][1]).fit_transform(X)
         estimator = estimator[1:]
     models = {name: estimator}
@@ -157,13 +184,61 @@ def evaluate(
             raise TypeError(f"{model_name!r} is not a classifier")
     run = _regression_run if regression else _classification_run
     cv_name = type(cv).__name__ + (" by group" if groups is not None else "")
-    result = run(models, X, y, list(cv.split(np.zeros(len(y)), y, groups)), cv_name,
-                 verbose, classes=classes, pos_label=pos_label)
+    with warnings.catch_warnings():
+        # said below in our words, with the folds it concerns
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        splits = list(cv.split(np.zeros(len(y)), y, groups))
+    if not regression:
+        _warn_one_class(splits, y, cv)
+    result = run(models, X, y, splits, cv_name, verbose, classes=classes, pos_label=pos_label,
+                 groups=groups)
+    result.conformal = _conformal(result, splits, groups, alphas)
     if times is not None:
         forward = ReleaseYearSplit(n_time_splits)
         result.forward = run(models, X, y, list(forward.split(np.zeros(len(y)), groups=times)),
-                             "ReleaseYearSplit", verbose, classes=classes, pos_label=pos_label)
+                             "ReleaseYearSplit", verbose, classes=classes, pos_label=pos_label,
+                             groups=groups)
     return result
+
+
+def _warn_one_class(splits, y, cv) -> None:
+    """One warning naming the test folds that hold a single class."""
+    alone = [str(i + 1) for i, (_, test) in enumerate(splits) if len(np.unique(y[test])) < 2]
+    if alone:
+        warnings.warn(
+            f"test fold{'s' if len(alone) > 1 else ''} {', '.join(alone)} of "
+            f"{len(splits)} ({type(cv).__name__}) hold{'' if len(alone) > 1 else 's'} songs "
+            "of one class only: there the ROC AUC and average precision are undefined and "
+            "left out of the mean over folds; fewer folds, or more artists of the rarer "
+            "class, avoid it", UserWarning, stacklevel=3)
+
+
+def _conformal(result, splits, groups, alphas) -> dict:
+    """``{model: {alpha: {"coverage": ..., "mean_set_size" or "mean_width": ...}}}`` of the
+    cross-conformal sets or intervals of each model's out-of-fold predictions."""
+    out = {}
+    y = result.y
+    regression = isinstance(result, RegressionResult)
+    outputs = result.pred if regression else result.proba
+    for name, values in outputs.items():
+        tested = ~np.isnan(values)
+        if regression:
+            scores = np.abs(y - values)
+        else:  # 1 - p(true class); ``values`` is p(positive class)
+            positive = y == result.pos_label
+            scores = np.where(positive, 1.0 - values, values)
+        out[name] = {}
+        for alpha in alphas:
+            q = cross_conformal_quantiles(scores, splits, alpha, groups)[tested]
+            covered = scores[tested] <= q
+            if regression:
+                size = {"mean_width": float(np.mean(2 * q))}
+            else:  # a class is in the set when its own score is within q
+                p = values[tested]
+                size = {"mean_set_size": float(np.mean((1.0 - p <= q).astype(int)
+                                                       + (p <= q).astype(int)))}
+            out[name][str(alpha)] = {"coverage": float(np.mean(covered)), **size}
+    return out
 
 
 def leak_comparison(result: EvaluationResult, X, y, sampler: IntervalSampler | None = None,
@@ -197,7 +272,7 @@ def leak_comparison(result: EvaluationResult, X, y, sampler: IntervalSampler | N
     >>> base = make_baselines(random_state=0)["log-mel band statistics"]
     >>> result = evaluate(base, X, songs.y, groups=songs.groups, cv=3)
     >>> list(leak_comparison(result, X, songs.y, random_state=0))
-    ['by artist (GroupKFold by group, 3 folds)', 'shuffled (StratifiedKFold, 3 folds)']
+    ['by artist (StratifiedGroupKFold by group, 3 folds)', 'shuffled (StratifiedKFold, 3 folds)']
     """
     name = "log-mel band statistics"
     if name not in result.scores:
@@ -211,14 +286,26 @@ def leak_comparison(result: EvaluationResult, X, y, sampler: IntervalSampler | N
             f"shuffled ({mixed.cv})": {m: mixed.scores[name][m] for m in keep}}
 
 
-def _out_of_fold(models: dict, X, y, splits, verbose, output):
+def _group_params(model, groups) -> dict:
+    """``groups`` as the fit parameter of a model (or a pipeline's last step) that takes
+    them, such as a calibrated or conformal one: its inner split then keeps artists whole."""
+    if groups is None:
+        return {}
+    if isinstance(model, Pipeline):
+        name, last = model.steps[-1]
+        return {f"{name}__groups": groups} if has_fit_parameter(last, "groups") else {}
+    return {"groups": groups} if has_fit_parameter(model, "groups") else {}
+
+
+def _out_of_fold(models: dict, X, y, splits, verbose, output, groups=None):
     """For each model: out-of-fold outputs (NaN for untested songs), fit time, last model."""
     for name, model in models.items():
         out, t0 = None, time.perf_counter()
         for i, (train, test) in enumerate(splits):
             if verbose:
-                print(f"{name}: fold {i + 1}/{len(splits)}", flush=True)
-            m = clone(model).fit(_take(X, train), y[train])
+                print(f"{name}: fold {i + 1}/{len(splits)}", file=sys.stderr, flush=True)
+            extra = _group_params(model, None if groups is None else np.asarray(groups)[train])
+            m = clone(model).fit(_take(X, train), y[train], **extra)
             o = output(m, _take(X, test))
             if out is None:
                 out = np.full((len(y), *o.shape[1:]), np.nan)
@@ -226,10 +313,12 @@ def _out_of_fold(models: dict, X, y, splits, verbose, output):
         yield name, out, time.perf_counter() - t0, m
 
 
-def _regression_run(models, X, y, splits, cv_name, verbose, **_) -> RegressionResult:
+def _regression_run(models, X, y, splits, cv_name, verbose, groups=None,
+                    **_) -> RegressionResult:
     scores, fold_scores, pred, fit_time, fitted = {}, {}, {}, {}, {}
     for name, out, seconds, last in _out_of_fold(
-            models, X, y, splits, verbose, lambda m, Xt: np.asarray(m.predict(Xt), float)):
+            models, X, y, splits, verbose, lambda m, Xt: np.asarray(m.predict(Xt), float),
+            groups):
         per_fold = {m: [] for m in REGRESSION_METRICS}
         for _, test in splits:
             for key, val in regression_scores(y[test], out[test]).items():
@@ -244,7 +333,7 @@ def _regression_run(models, X, y, splits, cv_name, verbose, **_) -> RegressionRe
 
 
 def _classification_run(models, X, y, splits, cv_name, verbose, *, classes,
-                        pos_label) -> EvaluationResult:
+                        pos_label, groups=None) -> EvaluationResult:
     def proba_by_class(m, Xt):  # columns in the order of ``classes``
         p = m.predict_proba(Xt)
         out = np.zeros((len(p), len(classes)))
@@ -254,8 +343,9 @@ def _classification_run(models, X, y, splits, cv_name, verbose, *, classes,
 
     pos = list(classes).index(pos_label)
     scores, fold_scores, confusion, proba, fit_time, fitted = {}, {}, {}, {}, {}, {}
+    calibration = {}
     for name, out, seconds, last in _out_of_fold(models, X, y, splits, verbose,
-                                                 proba_by_class):
+                                                 proba_by_class, groups):
         pred = classes[np.nan_to_num(out).argmax(axis=1)]
         per_fold = {m: [] for m in METRICS}
         for _, test in splits:
@@ -266,11 +356,12 @@ def _classification_run(models, X, y, splits, cv_name, verbose, *, classes,
         scores[name] = classification_scores(y[tested], out[tested, pos], pred[tested], pos_label)
         fold_scores[name], fit_time[name], fitted[name] = per_fold, seconds, last
         confusion[name] = confusion_matrix(y[tested], pred[tested], labels=classes)
+        calibration[name] = calibration_scores(y[tested], out[tested, pos], pos_label)
         proba[name] = out[:, pos]
     return EvaluationResult(
         scores=scores, fold_scores=fold_scores, confusion=confusion, proba=proba, y=y,
         classes=classes.tolist(), pos_label=pos_label, cv=f"{cv_name}, {len(splits)} folds",
-        fit_time=fit_time, estimators=fitted,
+        fit_time=fit_time, estimators=fitted, calibration=calibration,
     )
 
 

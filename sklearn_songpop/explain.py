@@ -28,7 +28,7 @@ from sklearn_songpop.intervals import IntervalSampler
 from sklearn_songpop.regressor import SpectrogramCNNRegressor
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 
-__all__ = ["METHODS", "explain"]
+__all__ = ["METHODS", "explain", "explanation_records", "prediction_text"]
 
 #: The attribution methods of :func:`explain`, each by its Captum class.
 METHODS = {
@@ -46,6 +46,10 @@ def _parts(pipeline) -> tuple[Pipeline, IntervalSampler, SpectrogramTransformer,
             f"{type(pipeline).__name__}"
         )
     net = pipeline.steps[-1][1]
+    # a calibrated or conformal wrapper: its fitted network explains the score under it
+    while not isinstance(net, (SpectrogramCNNClassifier, SpectrogramCNNRegressor)) \
+            and hasattr(net, "estimator_"):
+        net = net.estimator_
     if not isinstance(net, (SpectrogramCNNClassifier, SpectrogramCNNRegressor)):
         raise TypeError(
             "explain needs a pipeline that ends in a SpectrogramCNNClassifier or a "
@@ -168,8 +172,10 @@ default="occlusion"
         interval's start; ``duration``, an interval's length in seconds;
         ``targets`` (n,), the explained class of each song (None for a
         regressor); ``interval_predictions`` (n, k) and ``predictions`` (n,),
-        the explained output of each interval and song; ``novelty`` (n,) (see
-        :meth:`SpectrogramCNNClassifier.novelty`); ``method``.
+        the explained output of each interval and song; ``novelty`` and
+        ``novelty_distance`` (n,), its two scales (see
+        :meth:`SpectrogramCNNClassifier.novelty`); ``classes`` (the
+        classifier's, None for a regressor); ``method``.
 
     Examples
     --------
@@ -225,6 +231,9 @@ default="occlusion"
         interval_predictions=interval_pred.astype(np.float32),
         predictions=interval_pred.mean(axis=1).astype(np.float32),
         novelty=net.novelty(S) if net.novelty_reference_ is not None else None,
+        novelty_distance=(net.novelty(S, scale="distance")
+                          if net.novelty_reference_ is not None else None),
+        classes=getattr(net, "classes_", None),
         method=method,
     )
 
@@ -267,3 +276,74 @@ def _bin_frequencies(spec: SpectrogramTransformer, n_bins: int) -> np.ndarray:
     if len(freqs) == n_bins:
         return freqs
     return np.interp(np.linspace(0, len(freqs) - 1, n_bins), np.arange(len(freqs)), freqs)
+
+
+def prediction_text(explanation, i: int) -> str:
+    """Song ``i``'s prediction in words, as ``songpop predict`` states it.
+
+    For a classifier, the predicted class and the positive (last) class's
+    score, whichever class the attributions explain; for a regressor, the value.
+
+    Parameters
+    ----------
+    explanation : Bunch
+        From :func:`explain`.
+    i : int
+        The song.
+
+    Returns
+    -------
+    str
+    """
+    if explanation.targets is None:
+        return f"predicted value {explanation.predictions[i]:.3f}"
+    classes = explanation.get("classes")
+    target = explanation.targets[i]
+    explained = float(explanation.predictions[i])
+    if classes is None or len(classes) != 2:
+        return f"predicted class {target!s} (score {explained:.3f})"
+    positive = classes[-1]
+    score = explained if target == positive else 1.0 - explained
+    return f"predicted class {target!s} (score of {positive!s}: {score:.3f})"
+
+
+def explanation_records(explanation, songs) -> list[dict]:
+    """What :func:`explain` found, one JSON-ready record per song.
+
+    Parameters
+    ----------
+    explanation : Bunch
+        From :func:`explain`.
+    songs : sequence of str
+        The songs' names or paths.
+
+    Returns
+    -------
+    list of dict
+        ``song``, ``prediction`` (:func:`prediction_text`), ``target``,
+        ``output`` (the explained output), ``novelty`` (distance scale, or
+        None), ``interval_starts_s``, ``interval_outputs`` and
+        ``strongest_cell`` (``interval``, ``hz`` and ``seconds`` of the cell
+        that raises the output most).
+    """
+    from sklearn_songpop._json import to_json_types
+
+    records = []
+    for i, song in enumerate(songs):
+        attr = explanation.attributions[i]
+        j, b, t = np.unravel_index(int(np.argmax(attr)), attr.shape)
+        records.append({
+            "song": str(song), "prediction": prediction_text(explanation, i),
+            "target": (None if explanation.targets is None
+                       else to_json_types(explanation.targets[i])),
+            "output": float(explanation.predictions[i]),
+            "novelty": (None if explanation.novelty is None
+                        else round(float(explanation.novelty_distance[i]), 3)),
+            "interval_starts_s": [round(float(x), 3) for x in explanation.starts[i]],
+            "interval_outputs": [round(float(x), 4)
+                                 for x in explanation.interval_predictions[i]],
+            "strongest_cell": {
+                "interval": int(j), "hz": round(float(explanation.frequencies[b]), 1),
+                "seconds": round(float(explanation.starts[i][j] + explanation.times[t]), 2)},
+        })
+    return records

@@ -8,7 +8,9 @@ from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from sklearn_songpop.calibration import ArtistCalibratedClassifier
 from sklearn_songpop.classifier import SpectrogramCNNClassifier
+from sklearn_songpop.conformal import ConformalClassifier, ConformalRegressor
 from sklearn_songpop.intervals import IntervalSampler
 from sklearn_songpop.musicnn import MusicnnEmbedding
 from sklearn_songpop.nets import ContrastiveNet, PaperCNN, SongpopCNN
@@ -17,7 +19,7 @@ from sklearn_songpop.regressor import SpectrogramCNNRegressor
 from sklearn_songpop.spectrogram import SpectrogramTransformer
 from sklearn_songpop.training import CosineSchedule, SongEarlyStopping, SongValidSplit
 
-__all__ = ["PRESETS", "TASKS", "make_songpop_pipeline"]
+__all__ = ["PRESETS", "TASKS", "make_songpop_pipeline", "wrap_final_step"]
 
 #: The last step of each task: its name in the pipeline and its estimator.
 TASKS = {"classification": ("classifier", SpectrogramCNNClassifier),
@@ -138,6 +140,8 @@ def make_songpop_pipeline(
     random_state=None,
     n_jobs: int | None = None,
     verbose: int = 0,
+    calibrate: bool | str = False,
+    conformal: float | None = None,
     **params,
 ) -> Pipeline:
     """Build the three-step pipeline: intervals, spectrogram, then a classifier or a regressor.
@@ -167,9 +171,24 @@ def make_songpop_pipeline(
         Given to the interval sampler and the spectrogram transformer.
     verbose : int, default=0
         Progress bars of the sampler, and skorch's epoch table when > 1.
+    calibrate : bool or {"sigmoid", "isotonic"}, default=False
+        Classification: wrap the last step in an
+        :class:`~sklearn_songpop.ArtistCalibratedClassifier` (True is
+        ``"sigmoid"``), so that its probabilities are calibrated on
+        out-of-fold scores by artist. Give the artists to ``fit`` as
+        ``classifier__groups``.
+    conformal : float or None, default=None
+        An ``alpha``: wrap the last step (after the calibration, if any) in a
+        :class:`~sklearn_songpop.ConformalClassifier` or
+        :class:`~sklearn_songpop.ConformalRegressor`, which holds out a quarter
+        of the artists to calibrate sets or intervals at level ``1 - alpha``.
+        Give the artists to ``fit`` as ``classifier__groups`` (or
+        ``regressor__groups``).
     **params
         Any pipeline parameter, as for ``Pipeline.set_params``:
-        ``spectrogram__n_mels=64``, ``classifier__lr=3e-4``...
+        ``spectrogram__n_mels=64``, ``classifier__lr=3e-4``... They are set
+        before the wrapping: afterwards the network's parameters are
+        ``classifier__estimator__lr`` (one ``estimator__`` per wrapper).
 
     Returns
     -------
@@ -188,6 +207,9 @@ def make_songpop_pipeline(
     'regressor'
     >>> [name for name, _ in make_songpop_pipeline("musicnn").steps]
     ['intervals', 'embedding', 'scale', 'classifier']
+    >>> pipe = make_songpop_pipeline(calibrate=True, conformal=0.1)
+    >>> type(pipe[-1]).__name__, type(pipe[-1].estimator).__name__
+    ('ConformalClassifier', 'ArtistCalibratedClassifier')
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
@@ -197,9 +219,69 @@ def make_songpop_pipeline(
     if step not in PRESETS[preset]:
         raise ValueError(f"the {preset!r} preset has no settings for task={task!r}")
     settings = copy.deepcopy(PRESETS[preset])
+    if (calibrate or conformal is not None) and task == "pretraining":
+        raise ValueError("calibrate and conformal apply to classification and regression, "
+                         "not task='pretraining'")
     if "embedding" in settings:
-        return _embedding_pipeline(settings, task, memory, random_state, n_jobs, verbose,
+        pipe = _embedding_pipeline(settings, task, memory, random_state, n_jobs, verbose,
                                    params)
+    else:
+        pipe = _spectrogram_pipeline(settings, step, estimator, memory, random_state, n_jobs,
+                                     verbose, params)
+    if not calibrate and conformal is None:
+        return pipe
+    return wrap_final_step(pipe, calibrate=calibrate, conformal=conformal,
+                           random_state=random_state)
+
+
+def wrap_final_step(pipe: Pipeline, *, calibrate: bool | str = False,
+                    conformal: float | None = None, random_state=None) -> Pipeline:
+    """Calibrate the last step's probabilities by artist, or make it conformal, or both.
+
+    Parameters
+    ----------
+    pipe : Pipeline
+        Ending in a ``"classifier"`` or a ``"regressor"`` step; changed in place.
+    calibrate : bool or {"sigmoid", "isotonic"}, default=False
+        See :func:`make_songpop_pipeline`.
+    conformal : float or None, default=None
+        See :func:`make_songpop_pipeline`.
+    random_state : int, RandomState or None, default=None
+        Shuffles the artists into folds and calibration songs.
+
+    Returns
+    -------
+    Pipeline
+        ``pipe``; fit it with ``<step>__groups=artists``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> pipe = wrap_final_step(Pipeline([("classifier", LogisticRegression())]), calibrate=True)
+    >>> type(pipe[-1]).__name__
+    'ArtistCalibratedClassifier'
+    """
+    name, last = pipe.steps[-1]
+    if name not in ("classifier", "regressor"):
+        raise ValueError(f"the pipeline ends in {name!r}; calibration and conformal "
+                         "prediction wrap a 'classifier' or a 'regressor' step")
+    if calibrate and name != "classifier":
+        raise ValueError("calibrate applies to a classifier, and the pipeline ends in a "
+                         "regressor")
+    name, last = pipe.steps[-1]
+    if calibrate:
+        method = "sigmoid" if calibrate is True else calibrate
+        last = ArtistCalibratedClassifier(last, method=method, random_state=random_state)
+    if conformal is not None:
+        wrapper = ConformalClassifier if name == "classifier" else ConformalRegressor
+        last = wrapper(last, alpha=conformal, random_state=random_state)
+    pipe.steps[-1] = (name, last)
+    return pipe
+
+
+def _spectrogram_pipeline(settings: dict, step: str, estimator, memory, random_state, n_jobs,
+                          verbose, params: dict) -> Pipeline:
+    """Intervals, spectrograms and a network."""
     pipe = Pipeline(
         [
             ("intervals", IntervalSampler(

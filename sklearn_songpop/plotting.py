@@ -13,6 +13,7 @@ __all__ = [
     "plot_regression_results",
     "plot_spectrogram",
     "plot_training_curves",
+    "save_training_figure",
 ]
 
 
@@ -130,11 +131,12 @@ def plot_interval_timeline(
     times : ndarray of shape (k,)
         Start of each interval in seconds.
     proba : ndarray of shape (k,)
-        Probability of the class for each interval, or a regressor's
+        The network's score of the class for each interval, or a regressor's
         prediction (:meth:`SpectrogramCNNRegressor.predict_interval`) with
         ``ylabel``.
     duration : float
-        Length of an interval in seconds (the width of each bar).
+        Length of an interval in seconds: each is drawn as a segment that long,
+        at the height of its output, so overlapping intervals stay apart.
     ax : matplotlib Axes, optional
     label : str, default="popular"
         Name of the class, for the axis.
@@ -150,17 +152,21 @@ def plot_interval_timeline(
     --------
     >>> import numpy as np
     >>> ax = plot_interval_timeline(np.array([0.0, 3.0, 6.0]), np.array([0.2, 0.9, 0.4]), 3.0)
-    >>> len(ax.patches)
+    >>> len(ax.collections[0].get_segments())
     3
     """
     ax = _axes(ax)
     times, proba = np.asarray(times, float), np.asarray(proba, float)
-    ax.bar(times, proba, width=duration, align="edge", alpha=0.6, edgecolor="k")
+    ax.hlines(proba, times, times + duration, colors="C0", linewidth=5, alpha=0.8)
+    for j, (t, p) in enumerate(zip(times, proba)):  # each interval named at its start
+        ax.plot([t, t], [p - 0.03, p + 0.03], color="k", linewidth=1)
+        ax.annotate(f"{j + 1}", (t + duration / 2, p), textcoords="offset points",
+                    xytext=(0, 6), ha="center", fontsize=8)
     ax.axhline(proba.mean(), color="C3", linestyle="--", label=f"song: {proba.mean():.2f}")
     ax.set_xlabel("time in the song (s)")
     if ylabel is None:
         ax.set_ylim(0, 1)
-        ax.set_ylabel(f"P({label})")
+        ax.set_ylabel(f"score of {label}")
     else:
         ax.set_ylabel(ylabel)
     ax.legend(loc="upper right")
@@ -229,18 +235,24 @@ def plot_explanation(explanation, song: int = 0, fig=None, label: str | None = N
                            explanation.duration, ax=timeline, label=label, ylabel=ylabel)
     title = f"{explanation.method}: song output {explanation.predictions[song]:.2f}"
     if explanation.novelty is not None:
-        title += f", novelty {explanation.novelty[song]:.2f}"
+        distance = explanation.get("novelty_distance")
+        title += (f", novelty {explanation.novelty[song]:.2f}" if distance is None
+                  else f", novelty {distance[song]:.1f} (1: a typical training song)")
     timeline.set_title(title)
     limit = float(np.abs(attr).max()) or 1.0
     extent = (0.0, explanation.duration, -0.5, attr.shape[1] - 0.5)
     for j in range(k):
         ax = fig.add_subplot(grid[1, j])
-        ax.imshow(spec[j], origin="lower", aspect="auto", cmap="gray", extent=extent)
+        ax.imshow(spec[j], origin="lower", aspect="auto", cmap="gray_r", extent=extent)
+        # each cell as opaque as its attribution is strong: where the model did not
+        # look, the spectrogram shows through
         overlay = ax.imshow(attr[j], origin="lower", aspect="auto", cmap="RdBu_r",
-                            vmin=-limit, vmax=limit, alpha=0.6, extent=extent)
+                            vmin=-limit, vmax=limit, extent=extent,
+                            alpha=np.clip(np.abs(attr[j]) / limit, 0.0, 1.0) ** 0.7)
         _freq_ticks(ax, np.asarray(explanation.frequencies))
         ax.set_xlabel("seconds into the interval")
-        ax.set_title(f"from {explanation.starts[song][j]:.1f} s", fontsize=10)
+        ax.set_title(f"interval {j + 1}, from {explanation.starts[song][j]:.1f} s",
+                     fontsize=10)
         if j == 0:
             ax.set_ylabel("frequency (Hz)")
         else:
@@ -253,13 +265,34 @@ def _save_figure(fig, folder, name) -> str:
     import matplotlib.pyplot as plt
 
     path = os.path.join(folder, name)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
+def _precision_recall(y_pos, score, name: str, ax) -> None:
+    """The precision-recall curve with one point per recall (the highest precision there):
+    tied scores would otherwise draw short vertical ticks along the steps."""
+    from sklearn.metrics import (
+        PrecisionRecallDisplay,
+        average_precision_score,
+        precision_recall_curve,
+    )
+
+    precision, recall, _ = precision_recall_curve(y_pos, score)
+    keep = np.r_[True, recall[1:] != recall[:-1]]  # recall decreases along the arrays
+    best = np.maximum.reduceat(precision, np.flatnonzero(keep))
+    PrecisionRecallDisplay(best, recall[keep], average_precision=average_precision_score(
+        y_pos, score), name=name).plot(ax=ax)
+
+
+def _legend_below(ax) -> None:
+    """The legend under the axes, where it covers no curve."""
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+
+
 def plot_classification_results(result, folder: str | os.PathLike) -> list[str]:
-    """Save confusion matrices, ROC and precision-recall curves as PNG files.
+    """Save confusion matrices, ROC, precision-recall and reliability curves as PNG files.
 
     Parameters
     ----------
@@ -282,15 +315,15 @@ def plot_classification_results(result, folder: str | os.PathLike) -> list[str]:
     >>> X = IntervalSampler(duration=1.0, random_state=0).fit_transform(np.stack(songs.waveforms))
     >>> result = evaluate(make_baselines()["log-mel band statistics"], X, songs.y, cv=2)
     >>> [os.path.basename(p) for p in plot_classification_results(result, tempfile.mkdtemp())]
-    ['confusion_matrices.png', 'roc.png', 'precision_recall.png']
+    ['confusion_matrices.png', 'roc.png', 'precision_recall.png', 'reliability.png']
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from sklearn.calibration import CalibrationDisplay
     from sklearn.metrics import (
         ConfusionMatrixDisplay,
-        PrecisionRecallDisplay,
         RocCurveDisplay,
     )
 
@@ -305,17 +338,30 @@ def plot_classification_results(result, folder: str | os.PathLike) -> list[str]:
     fig.tight_layout()
     written.append(_save_figure(fig, folder, "confusion_matrices.png"))
     y_pos = np.asarray(result.y) == result.pos_label
-    for title, display, fname in (
-        ("ROC curve", RocCurveDisplay, "roc.png"),
-        ("Precision-recall curve", PrecisionRecallDisplay, "precision_recall.png"),
-    ):
-        fig, ax = plt.subplots(figsize=(5, 4.5))
+    for title, fname in (("ROC curve", "roc.png"),
+                         ("Precision-recall curve", "precision_recall.png")):
+        fig, ax = plt.subplots(figsize=(5, 5.2))
         for name in names:
             tested = ~np.isnan(result.proba[name])
-            display.from_predictions(y_pos[tested], result.proba[name][tested], name=name,
-                                     ax=ax)
+            if fname == "roc.png":
+                RocCurveDisplay.from_predictions(y_pos[tested], result.proba[name][tested],
+                                                 name=name, ax=ax)
+            else:
+                _precision_recall(y_pos[tested], result.proba[name][tested], name, ax)
         ax.set_title(f"{title} ({result.cv})", fontsize=10)
+        _legend_below(ax)
         written.append(_save_figure(fig, folder, fname))
+    fig, ax = plt.subplots(figsize=(5, 5.2))
+    for name in names:
+        tested = ~np.isnan(result.proba[name])
+        # equal-mass bins, as the expected calibration error counts them
+        CalibrationDisplay.from_predictions(y_pos[tested], result.proba[name][tested],
+                                            n_bins=10, strategy="quantile", name=name, ax=ax)
+    ax.set_xlabel(f"mean predicted probability of {result.pos_label!r}")
+    ax.set_ylabel(f"share of {result.pos_label!r} among the songs")
+    ax.set_title(f"Reliability, 10 bins of equal size ({result.cv})", fontsize=10)
+    _legend_below(ax)
+    written.append(_save_figure(fig, folder, "reliability.png"))
     return written
 
 
@@ -366,3 +412,46 @@ def plot_regression_results(result, folder: str | os.PathLike) -> list[str]:
         ax.set_title(f"{name}: rho {result.scores[name]['spearman']:.2f}", fontsize=10)
     fig.tight_layout()
     return [_save_figure(fig, folder, "predicted_vs_true.png")]
+
+
+def save_training_figure(result, folder: str | os.PathLike) -> list[str]:
+    """Save the loss by epoch of the first model in ``result`` that has a training history.
+
+    Parameters
+    ----------
+    result : EvaluationResult or RegressionResult
+        Its ``estimators`` hold each model as fitted on the last fold.
+    folder : str or os.PathLike
+        Created when missing.
+
+    Returns
+    -------
+    list of str
+        ``[folder/training_curves.png]``, or empty when no model is a network.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sklearn_songpop import IntervalSampler, evaluate, make_baselines, make_songs
+    >>> songs = make_songs(n_songs=12, n_artists=4, duration=4.0, random_state=0)
+    >>> X = IntervalSampler(duration=1.0, random_state=0).fit_transform(np.stack(songs.waveforms))
+    >>> result = evaluate(make_baselines()["log-mel band statistics"], X, songs.y, cv=2)
+    >>> save_training_figure(result, tempfile.mkdtemp())  # no network, no history
+    []
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    for name, fitted in result.estimators.items():
+        net = fitted[-1] if hasattr(fitted, "steps") else fitted
+        if getattr(net, "history_", None):
+            os.makedirs(folder, exist_ok=True)
+            fig, ax = plt.subplots(figsize=(6, 4))
+            plot_training_curves(net, ax=ax)
+            ax.set_title(f"{name}: loss by epoch, last fold")
+            fig.tight_layout()
+            return [_save_figure(fig, folder, "training_curves.png")]
+    return []

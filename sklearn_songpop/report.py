@@ -105,10 +105,36 @@ def _summary(summary: Mapping, table: str = "scores") -> str:
     if "confusion_matrix" in summary:
         out.append("<h2>Confusion matrices</h2><p>Rows: the true class; columns: the "
                    "predicted class.</p>" + _confusion(summary))
+    if summary.get("conformal"):
+        out.append(_uncertainty(summary, table))
     if "forward_in_time" in summary:
         out.append("<h2>Forward in time</h2>" + _summary(summary["forward_in_time"],
                                                           "forward_in_time"))
     return "".join(out)
+
+
+def _uncertainty(summary: Mapping, table: str) -> str:
+    """The calibration scores and the cross-conformal coverage, a row per model."""
+    calibration = summary.get("calibration") or {}
+    size = "mean set size" if calibration else "mean width"
+    rows = {}
+    for model, by_alpha in summary["conformal"].items():
+        row = dict(calibration.get(model, {}))
+        for alpha, entry in by_alpha.items():
+            row[f"coverage, alpha {alpha}"] = entry["coverage"]
+            row[f"{size}, alpha {alpha}"] = entry.get("mean_set_size", entry.get("mean_width"))
+        rows[model] = row
+    text = ("<h2>How sure</h2><p>"
+            + ("Calibration: the Brier score and the expected calibration error (ece, over "
+               "10 bins holding the same number of songs) of the out-of-fold probabilities; "
+               "0 is perfect for both. A model whose ece is large gives scores, not "
+               "probabilities. " if calibration else "")
+            + "Conformal: each fold's songs get the "
+            + ("set of labels" if calibration else "interval")
+            + " built from the other folds' out-of-fold errors, artists weighing the same; "
+              "the coverage should be near 1 - alpha, and the smaller the "
+            + ("sets" if calibration else "intervals") + " the better.</p>")
+    return text + _scores_table(rows, None, f"{table}_uncertainty")
 
 
 def _leak(leak: Mapping) -> str:
@@ -130,8 +156,8 @@ def _song(song: Mapping) -> str:
     novelty = song.get("novelty")
     out = [f"<h3>{_e(song['name'])}</h3><p>{_e(song.get('prediction', ''))}"]
     if novelty is not None:
-        out.append(f"; novelty {_num(novelty, 2)} (the share of training songs lying closer "
-                   "to their neighbours)")
+        out.append(f"; novelty {_num(novelty, 1)} (its distance to the nearest training "
+                   "songs; 1 is a typical training song's)")
     out.append("</p>")
     if song.get("warning"):
         out.append(f'<p class="warning">{_e(song["warning"])}</p>')
@@ -151,8 +177,9 @@ def explained_songs(explanation, names: Sequence[str], warn_at: float | None = N
     names : sequence of str
         A name for each song (its file name, say).
     warn_at : float or None, default=None
-        Novelty from which an entry carries a warning; None takes the
-        command line's threshold (further out than every training song).
+        Novelty, on the share scale, from which an entry carries a warning;
+        None takes the command line's threshold (further out than every
+        training song).
 
     Returns
     -------
@@ -167,6 +194,7 @@ def explained_songs(explanation, names: Sequence[str], warn_at: float | None = N
     import matplotlib.pyplot as plt
 
     from sklearn_songpop._novelty import WARN_AT
+    from sklearn_songpop.explain import prediction_text
     from sklearn_songpop.plotting import plot_explanation
 
     warn_at = WARN_AT if warn_at is None else warn_at
@@ -176,17 +204,14 @@ def explained_songs(explanation, names: Sequence[str], warn_at: float | None = N
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         plt.close(fig)
-        if explanation.targets is None:
-            prediction = f"predicted value {explanation.predictions[i]:.3f}"
-        else:
-            prediction = (f"predicted class {explanation.targets[i]!s} "
-                          f"(probability {explanation.predictions[i]:.3f})")
-        novelty = None if explanation.novelty is None else float(explanation.novelty[i])
+        prediction = prediction_text(explanation, i)
+        novelty = None if explanation.novelty is None else float(
+            explanation.novelty_distance[i])
         warning = None
-        if novelty is not None and novelty >= warn_at:
-            warning = (f"Novelty {novelty:.2f}: this song lies further from the training songs "
-                       "than they lie from each other; the model has heard little like it, "
-                       "so read its score with care.")
+        if novelty is not None and explanation.novelty[i] >= warn_at:
+            warning = (f"Novelty {novelty:.1f}: this song lies further from the training songs "
+                       "than any of them lies from the others; the model has heard little "
+                       "like it, so read its score with care.")
         entries.append({"name": name, "prediction": prediction, "novelty": novelty,
                         "warning": warning, "figure": buffer.getvalue(),
                         "caption": f"{name}: {explanation.method} attributions per interval"})

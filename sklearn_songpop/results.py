@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sklearn_songpop._json import to_json_types
-from sklearn_songpop.metrics import METRICS, REGRESSION_METRICS
+from sklearn_songpop.metrics import CALIBRATION_METRICS, ECE_BINS, METRICS, REGRESSION_METRICS
 from sklearn_songpop.plotting import plot_classification_results, plot_regression_results
 
 __all__ = ["EvaluationResult", "RegressionResult"]
@@ -29,6 +29,33 @@ class _Report:
         """
         with open(path, "w", encoding="utf-8") as f:
             json.dump({**self.to_dict(), **_json_ready(extra or {})}, f, indent=2)
+
+    def _uncertainty_table(self) -> list[str]:
+        """Calibration (classifiers) and the cross-conformal coverage, a row per model."""
+        if not self.conformal and not getattr(self, "calibration", None):
+            return []
+        calibration = getattr(self, "calibration", None) or {}
+        size = "size" if calibration else "width"
+        alphas = list(next(iter(self.conformal.values()), {}))
+        head = [*(CALIBRATION_METRICS if calibration else ()),
+                *[f"{k}@{a}" for a in alphas for k in ("cover", size)]]
+        width = max(len(n) for n in self.scores) + 2
+        lines = ["", ("Calibration of the probabilities (pooled out-of-fold; ECE over "
+                      f"{ECE_BINS} bins of equal size) and cross-conformal "
+                      if calibration else "Cross-conformal ")
+                 + ("sets" if calibration else "intervals")
+                 + " (coverage and mean " + size + " at each alpha)",
+                 f"{'model':<{width}}" + "".join(f"{h:>12}" for h in head)]
+        lines.append("-" * len(lines[-1]))
+        for name in self.scores:
+            cells = [calibration[name][m] for m in CALIBRATION_METRICS] if calibration else []
+            for a in alphas:
+                entry = self.conformal.get(name, {}).get(a, {})
+                cells += [entry.get("coverage", np.nan),
+                          entry.get("mean_set_size", entry.get("mean_width", np.nan))]
+            lines.append(f"{name:<{width}}" + "".join(
+                f"{v:>12.3f}" if np.isfinite(v) else f"{'n/a':>12}" for v in cells))
+        return lines
 
     def _with_forward(self, lines: list[str]) -> str:
         if self.forward is not None:
@@ -64,6 +91,12 @@ class EvaluationResult(_Report):
     estimators : dict
         ``estimators[model]``: the model fitted on the last fold (for its
         training history).
+    calibration : dict
+        ``calibration[model]``: the Brier score and the expected calibration
+        error (``"brier"``, ``"ece"``) of the pooled out-of-fold probabilities.
+    conformal : dict
+        ``conformal[model][alpha]``: ``"coverage"`` and ``"mean_set_size"`` of
+        the cross-conformal sets at that error rate (alpha as a string).
     forward : EvaluationResult or None
         The same models scored forward in time, when :func:`evaluate` had
         release times; its songs are those of the test years (the others
@@ -84,6 +117,8 @@ class EvaluationResult(_Report):
     cv: str
     fit_time: dict
     estimators: dict = field(default_factory=dict, repr=False)
+    calibration: dict = field(default_factory=dict)
+    conformal: dict = field(default_factory=dict)
     forward: EvaluationResult | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
@@ -97,6 +132,7 @@ class EvaluationResult(_Report):
             "cv": self.cv, "classes": list(self.classes), "pos_label": self.pos_label,
             "n_songs": int(len(self.y)), "scores": self.scores, "fold_scores": self.fold_scores,
             "confusion_matrix": self.confusion, "fit_time_s": self.fit_time,
+            "calibration": self.calibration, "conformal": self.conformal,
         })
         if self.forward is not None:
             out["forward_in_time"] = self.forward.to_dict()
@@ -113,7 +149,7 @@ class EvaluationResult(_Report):
             lines.append(" " * label_w + "".join(f"{str(c):>14}" for c in self.classes))
             for c, row in zip(self.classes, cm):
                 lines.append(f"{str(c):<{label_w}}" + "".join(f"{v:>14d}" for v in row))
-        return self._with_forward(lines)
+        return self._with_forward(lines + self._uncertainty_table())
 
     def plot(self, folder: str | os.PathLike) -> list[str]:
         """Save confusion matrices, ROC and precision-recall curves as PNG files.
@@ -169,6 +205,9 @@ class RegressionResult(_Report):
         Seconds of fitting per model, over all folds.
     estimators : dict
         ``estimators[model]``: the model fitted on the last fold.
+    conformal : dict
+        ``conformal[model][alpha]``: ``"coverage"`` and ``"mean_width"`` of the
+        cross-conformal intervals at that error rate (alpha as a string).
     forward : RegressionResult or None
         The same models scored forward in time, when :func:`evaluate` had
         release times.
@@ -185,6 +224,7 @@ class RegressionResult(_Report):
     cv: str
     fit_time: dict
     estimators: dict = field(default_factory=dict, repr=False)
+    conformal: dict = field(default_factory=dict)
     forward: RegressionResult | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
@@ -198,7 +238,7 @@ class RegressionResult(_Report):
             "cv": self.cv, "task": "regression",
             "n_songs": int(np.sum(~np.isnan(next(iter(self.pred.values()))))),
             "scores": _json_ready(self.scores), "fold_scores": _json_ready(self.fold_scores),
-            "fit_time_s": _json_ready(self.fit_time),
+            "fit_time_s": _json_ready(self.fit_time), "conformal": _json_ready(self.conformal),
         }
         if self.forward is not None:
             out["forward_in_time"] = self.forward.to_dict()
@@ -208,7 +248,7 @@ class RegressionResult(_Report):
         n = int(np.sum(~np.isnan(next(iter(self.pred.values())))))
         lines = _score_table(f"Song-level scores, {self.cv}; {n} songs", self.scores,
                              self.fold_scores, REGRESSION_METRICS, pooled=False)
-        return self._with_forward(lines)
+        return self._with_forward(lines + self._uncertainty_table())
 
     def plot(self, folder: str | os.PathLike) -> list[str]:
         """Save a scatter of predicted against true values per model as a PNG file.

@@ -38,8 +38,11 @@ def test_report_text_json_and_figures(result, tmp_path):
     result.save_json(tmp_path / "r.json")
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["n_songs"] == 40 and "GroupKFold" in data["cv"]
+    assert set(data["calibration"]["model"]) == {"brier", "ece"}
+    assert set(data["conformal"]["model"]) == {"0.1", "0.2"}
+    assert "Calibration of the probabilities" in text and "cover@0.1" in text
     files = result.plot(tmp_path)
-    assert len(files) == 3 and all((tmp_path / f).stat().st_size > 1000 for f in files)
+    assert len(files) == 4 and all((tmp_path / f).stat().st_size > 1000 for f in files)
 
 
 def test_evaluate_rejects_bad_input(small_songs):
@@ -67,7 +70,8 @@ def test_plots(tmp_path):
     image = plot_spectrogram(tr.transform(np.zeros((1, 22050), np.float32))[0, 0], tr)
     assert image.get_array().shape == (128, 44)
     ax = plot_interval_timeline(np.array([0.0, 3.0]), np.array([0.2, 0.8]), 3.0)
-    assert len(ax.patches) == 2
+    segments = ax.collections[0].get_segments()
+    assert [tuple(seg[:, 1]) for seg in segments] == [(0.2, 0.2), (0.8, 0.8)]
     with pytest.raises(ValueError, match="2-D"):
         plot_spectrogram(np.zeros(4))
 

@@ -139,7 +139,10 @@ def test_explanation_plot(fitted):
     pipe, X_test, _, _ = fitted
     fig = plot_explanation(explain(pipe, X_test[:1]))
     timeline, *panels = fig.axes
-    assert len(timeline.patches) == 3  # one bar per interval
+    # one segment per interval, as long as an interval, at its output's height
+    segments = timeline.collections[0].get_segments()
+    assert len(segments) == 3
+    assert all(seg[1][0] - seg[0][0] == pytest.approx(pipe[0].duration) for seg in segments)
     assert panels[0].get_ylabel() == "frequency (Hz)"
     assert panels[0].get_xlabel() == "seconds into the interval"
 

@@ -36,7 +36,8 @@ def _explanation(novelty) -> Bunch:
                  starts=np.array([[0.0, 6.0, 12.0]] * 2), frequencies=np.linspace(50, 4000, 8),
                  times=np.linspace(0.3, 5.7, 10), duration=6.0, targets=np.array(["hit"] * 2),
                  interval_predictions=np.full((2, 3), 0.7), predictions=np.array([0.7, 0.7]),
-                 novelty=np.asarray(novelty), method="occlusion")
+                 novelty=np.asarray(novelty), novelty_distance=4.0 * np.asarray(novelty),
+                 classes=np.array(["flop", "hit"]), method="occlusion")
 
 
 SUMMARY = {
@@ -46,6 +47,10 @@ SUMMARY = {
     "fold_scores": {"model": {"roc_auc": [0.7, 0.9], "balanced_accuracy": [0.6, 0.8]},
                     "majority class": {"roc_auc": [0.5, 0.5], "balanced_accuracy": [0.5, 0.5]}},
     "confusion_matrix": {"model": [[10, 3], [2, 5]], "majority class": [[13, 0], [7, 0]]},
+    "calibration": {"model": {"brier": 0.18, "ece": 0.071},
+                    "majority class": {"brier": 0.25, "ece": 0.0}},
+    "conformal": {"model": {"0.1": {"coverage": 0.925, "mean_set_size": 1.4}},
+                  "majority class": {"0.1": {"coverage": 1.0, "mean_set_size": 2.0}}},
 }
 LEAK = {"by artist": {"roc_auc": 0.6, "balanced_accuracy": 0.55},
         "shuffled": {"roc_auc": 0.9, "balanced_accuracy": 0.8}}
@@ -68,12 +73,19 @@ def test_report_is_self_contained_and_holds_the_numbers(report):
     assert_tables_match(parsed, LEAK, table="leak")
     assert "A &lt;test&gt; report" in page and "b &amp; c.mp3" in page
     assert "folds 0.800 &plusmn; 0.100" in page
+    uncertainty = {model: {**SUMMARY["calibration"][model],
+                           "coverage, alpha 0.1": entry["0.1"]["coverage"],
+                           "mean set size, alpha 0.1": entry["0.1"]["mean_set_size"]}
+                   for model, entry in SUMMARY["conformal"].items()}
+    assert_tables_match(parsed, uncertainty, table="scores_uncertainty")
+    # the prediction reads as predict writes it: the positive class's score
+    assert "predicted class hit (score of hit: 0.700)" in page
 
 
 def test_novel_songs_carry_a_warning(report):
     page = report.read_text(encoding="utf-8")
     assert page.count('class="warning"') == 1
-    assert "Novelty 1.00" in page
+    assert "Novelty 4.0:" in page and "novelty 1.2 (its distance" in page
 
 
 def test_figures_must_be_png(tmp_path):

@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="songpop", description="Predict song popularity from audio.")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show progress and, on errors, the traceback")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars or lines, even on a terminal")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def manifest_args(p, required=False, labelled=True):
@@ -83,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "stay classes)")
         p.add_argument("--time-column", help="column of release years: also score the "
                        "models forward in time (train on past years, test on the next)")
+        p.add_argument("--positive-class", metavar="LABEL",
+                       help="the label that counts as a hit, whose score is reported "
+                       "(default: the last label in sorted order, 1 for 0/1 labels)")
 
     p = sub.add_parser("demo", help="generate songs, cross-validate, report (a few minutes)")
     p.add_argument("--n-songs", type=int, default=200, help="generated songs to evaluate on")
@@ -115,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probe: a linear model on the encoder's song embeddings (the "
                    "encoder stays as it is); finetune: the preset's network, its body "
                    "started from the encoder's")
+    p.add_argument("--calibrate", nargs="?", const="sigmoid", choices=["sigmoid", "isotonic"],
+                   help="calibrate the probabilities on out-of-fold scores by artist "
+                   "(5 more fits; sigmoid when given alone, isotonic only with thousands "
+                   "of songs); predict then writes p_<class>, not score_<class>")
+    p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
+                   help="a song that cannot be read: stop, or leave it out and list it on "
+                   "standard error")
+    p.add_argument("--conformal", type=float, metavar="ALPHA",
+                   help="hold out a quarter of the artists to calibrate conformal sets or "
+                   "intervals, so that predict --alpha can give them (the smallest alpha "
+                   "predict can use is about 1/(held-out artists + 1); ALPHA is checked now)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("pretrain", help="learn song embeddings from unlabelled songs "
@@ -140,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="audio files or folders to find songs like")
     p.add_argument("-k", type=int, default=10, help="songs to list per query")
     p.add_argument("--out", help="CSV file (default: standard output)")
+    p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
+                   help="a song (query or catalogue) that cannot be read: stop, or leave it "
+                   "out and list it on standard error")
     p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("tags", help="musicnn's most likely tags of each song (genres, "
@@ -158,7 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     manifest_args(p, labelled=False)
     p.add_argument("--out", help="CSV file (default: standard output)")
     p.add_argument("--intervals", action="store_true",
-                   help="add the probability (or the predicted value) of each interval")
+                   help="add the score (or the predicted value) of each interval")
+    p.add_argument("--alpha", type=float,
+                   help="add the conformal set of labels (column set) or the interval "
+                   "(lower, upper) that holds a new artist's truth with probability 1 - "
+                   "alpha; the model must be trained with --conformal")
+    p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
+                   help="a song that fails to decode: stop, or list it on standard error and "
+                   "give it a row with its problem and no scores")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("explain", help="which parts of each song's spectrogram made its "
@@ -169,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model file from songpop train")
     p.add_argument("files", nargs="+", help="audio files or folders")
     p.add_argument("--out", required=True, help="folder for report.html and explain.json")
+    p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
+                   help="a song that cannot be read: stop, or leave it out and list it on "
+                   "standard error")
     p.add_argument("--method", choices=["occlusion", "integrated_gradients",
                                         "input_x_gradient"], default="occlusion",
                    help="occlusion (default) hides one patch at a time: the faithful one")
@@ -217,12 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
                                     "status 1 when any is bad")
     p.add_argument("dir", nargs="?", help="folder of audio files")
     manifest_args(p, labelled=False)
+    p.add_argument("--preset", choices=["default", "paper", "musicnn"], default="default",
+                   help="flag songs shorter than one of this preset's intervals")
     p.set_defaults(func=cmd_scan)
     parser.formatter_class = _HelpWithDefaults
     for command in sub.choices.values():  # also after the command: songpop train -v ...
         command.formatter_class = _HelpWithDefaults
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="show progress and, on errors, the traceback")
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="no progress bars or lines, even on a terminal")
     return parser
 
 

@@ -29,6 +29,56 @@ class CLIError(Exception):
     """An error to show as one line, with exit status 1 or 2."""
 
 
+def _progress(args) -> int:
+    """1 where a person waits at a terminal (standard error) or asked with ``--verbose``,
+    0 with ``--quiet`` or when standard error goes to a file or a pipe."""
+    if getattr(args, "quiet", False):
+        return 0
+    return int(bool(getattr(args, "verbose", False)) or sys.stderr.isatty())
+
+
+def _note_short(paths, pipe, command: str) -> None:
+    """One line on stderr when some songs are shorter than one of the pipeline's intervals
+    and were padded or looped (the sampler's ``short``; with ``"error"`` the sampler
+    refuses them itself)."""
+    from sklearn_songpop.audio import AudioError, probe_files
+    from sklearn_songpop.intervals import IntervalSampler
+
+    sampler = pipe.steps[0][1]
+    if not isinstance(sampler, IntervalSampler) or sampler.short == "error":
+        return  # "error" refuses them itself, naming each
+    try:
+        durations = [info.duration for info in probe_files(paths)]
+    except AudioError:
+        return  # decoding names the bad files
+    short = [p for p, d in zip(paths, durations) if d < sampler.duration]
+    if short:
+        done = {"pad": "padded with silence", "loop": "looped"}[sampler.short]
+        print(f"songpop {command}: note: {len(short)} of {len(paths)} songs are shorter than "
+              f"one {sampler.duration:g}-second interval and were {done} (e.g. {short[0]})",
+              file=sys.stderr)
+
+
+def _readable(paths, args, command: str) -> list[int]:
+    """The indices of the songs to use: all of them unless ``--on-error skip``, which leaves
+    out (and lists on stderr) the files :func:`~sklearn_songpop.check_audio` cannot read."""
+    if getattr(args, "on_error", "stop") != "skip":
+        return list(range(len(paths)))
+    from sklearn_songpop.audio import AudioError, check_audio
+
+    keep = []
+    for i, path in enumerate(paths):
+        try:
+            check_audio(path)
+            keep.append(i)
+        except AudioError as exc:
+            reason = next(iter(exc.problems.values()), str(exc))
+            print(f"songpop {command}: skipped {path}: {reason}", file=sys.stderr)
+    if not keep:
+        raise CLIError(f"none of the {len(paths)} songs could be read")
+    return keep
+
+
 def _writable(path, option: str = "--out", folder: bool = False) -> None:
     """Make the folder ``path`` (or its parent) and check it can be written, before any
     work starts: a run should not end in an error after its work is done."""
@@ -48,18 +98,13 @@ def _writable(path, option: str = "--out", folder: bool = False) -> None:
 
 def _predictor(model, path):
     """The pipeline of ``path`` when it predicts popularity, else a one-line error."""
-    from sklearn.pipeline import Pipeline
+    from sklearn_songpop.prediction import model_parts
 
-    last = model.steps[-1] if isinstance(model, Pipeline) else None
-    if last is not None and last[0] in ("classifier", "regressor"):
-        return model
-    if last is not None and last[0] == "encoder":
-        raise CLIError(f"{path}: holds a pretrained encoder (songpop pretrain), which "
-                       "predicts nothing; use it with songpop similar, or train a model on "
-                       "it with songpop train --encoder")
-    kind = type(model).__name__ if last is None else f"pipeline ending in {last[0]!r}"
-    raise CLIError(f"{path}: holds a {kind}, not a model made by songpop train (a pipeline "
-                   "ending in a 'classifier' or a 'regressor')")
+    try:
+        model_parts(model)
+    except TypeError as exc:
+        raise CLIError(f"{path}: {exc}") from exc
+    return model
 
 
 def _songs_from(args) -> tuple[list[str], object, object]:
@@ -103,6 +148,23 @@ def _task(requested: str, y) -> tuple[str, object]:
     return requested, y
 
 
+def _positive(args, y, task: str):
+    """The label ``--positive-class`` names, as it appears in ``y``; None when not given."""
+    import numpy as np
+
+    label = getattr(args, "positive_class", None)
+    if label is None:
+        return None
+    if task != "classification":
+        raise CLIError("--positive-class names a label; a regression has numbers")
+    classes = np.unique(y).tolist()
+    for c in classes:
+        if str(c) == label:
+            return c
+    raise CLIError(f"--positive-class {label}: not a label of the manifest, whose labels "
+                   f"are {', '.join(str(c) for c in classes)}")
+
+
 def _is_numeric(y) -> bool:
     """Whether every label is a number."""
     import numpy as np
@@ -120,18 +182,29 @@ def cmd_scan(args) -> int:
         paths, _, _ = _songs_from(argparse.Namespace(files=[args.dir], manifest=None))
     else:
         raise CLIError("give a folder or --manifest")
-    bad = 0
+    from sklearn_songpop.pipeline import PRESETS
+
+    interval = PRESETS[args.preset]["intervals"]["duration"]
+    bad = short = 0
     writer = csv.writer(sys.stdout)
-    writer.writerow(["path", "format", "duration_s", "channels", "sr", "problem"])
+    writer.writerow(["path", "format", "duration_s", "channels", "sr", "problem", "note"])
     for path in paths:
         try:
             info = check_audio(path)
-            writer.writerow([path, info.format, f"{info.duration:.2f}", info.channels, info.sr,
-                             ""])
         except AudioError as exc:
             bad += 1
-            writer.writerow([path, "", "", "", "", next(iter(exc.problems.values()), str(exc))])
-    print(f"{len(paths)} file(s), {bad} with problems", file=sys.stderr)
+            writer.writerow([path, "", "", "", "", next(iter(exc.problems.values()), str(exc)),
+                             ""])
+            continue
+        note = ""
+        if info.duration < interval:
+            short += 1
+            note = (f"shorter than one {interval:g}-second interval of the {args.preset} "
+                    "preset: padded with silence when scored")
+        writer.writerow([path, info.format, f"{info.duration:.2f}", info.channels, info.sr,
+                         "", note])
+    print(f"{len(paths)} file(s), {bad} with problems, {short} shorter than one interval",
+          file=sys.stderr)
     return 1 if bad else 0
 
 
@@ -197,7 +270,15 @@ def cmd_train(args) -> int:
     paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("training needs labels: give --manifest with a label column")
+    keep = _readable(paths, args, "train")
+    if len(keep) < len(paths):
+        import numpy as np
+
+        paths, y = [paths[i] for i in keep], np.asarray(y)[keep]
+        groups = None if groups is None else np.asarray(groups)[keep]
+        times = None if times is None else np.asarray(times)[keep]
     task, y = _task(args.task, y)
+    positive = _positive(args, y, task)
     if args.set and args.encoder and args.encoder_mode == "probe":
         raise CLIError("--set changes the preset's pipeline, which --encoder-mode probe "
                        "replaces by a linear model on the encoder's embeddings")
@@ -205,19 +286,27 @@ def cmd_train(args) -> int:
         raise CLIError("--portable saves a network's weights; a linear probe on an encoder "
                        "has none of its own (use --encoder-mode finetune, or drop --portable)")
     # the sampler's progress bar on a terminal (standard error), or with --verbose
-    pipe = _pipeline(args, task, verbose=int(args.verbose or sys.stderr.isatty()))
+    pipe = _pipeline(args, task, verbose=_progress(args))
     if args.encoder:
         pipe = _with_encoder(pipe, args.encoder, args.encoder_mode, task)
+    step = pipe.steps[-1][0]
+    if isinstance(pipe.steps[-1][1], SongNet):
+        _epoch_table(pipe.steps[-1][1])  # skorch's epoch table for the fits
+    fit_params = _uncertainty(pipe, args, task, groups)
     if args.cv:
         from sklearn_songpop.evaluation import evaluate
 
-        print(evaluate(pipe, paths, y, groups=groups, cv=args.cv,
-                       times=times, verbose=int(args.verbose)))
-    if isinstance(pipe.steps[-1][1], SongNet):
-        _epoch_table(pipe.steps[-1][1])  # skorch's epoch table for the final fit
+        print(evaluate(pipe, paths, y, groups=groups, cv=args.cv, pos_label=positive,
+                       times=times, verbose=_progress(args)))
     t0 = time.perf_counter()
-    pipe.fit(paths, y)
+    pipe.fit(paths, y, **fit_params)
+    _note_short(paths, pipe, "train")
+    if positive is not None:  # predict reports this class's score
+        from sklearn_songpop.prediction import POSITIVE_ATTRIBUTE
+
+        setattr(pipe, POSITIVE_ATTRIBUTE, positive)
     _save_trained(pipe, args, f"a {task} model on {len(paths)} songs", t0)
+    _say_uncertainty(pipe[-1], step)
     if task == "classification" and args.preset != "musicnn" and not args.encoder \
             and len(paths) < SMALL_MANIFEST:
         print(f"songpop train: note: {len(paths)} labelled songs. Below about "
@@ -225,6 +314,55 @@ def cmd_train(args) -> int:
               "(--preset musicnn) scored higher than the networks trained from scratch on "
               "our measurements (user guide, 'Pretrained music knowledge')", file=sys.stderr)
     return 0
+
+
+def _uncertainty(pipe, args, task: str, groups) -> dict:
+    """Wrap the pipeline's last step as ``--calibrate`` and ``--conformal`` ask, and return
+    the fit parameters that give it the artists."""
+    from sklearn_songpop.conformal import min_calibration_groups
+    from sklearn_songpop.pipeline import wrap_final_step
+
+    if not args.calibrate and args.conformal is None:
+        return {}
+    if args.calibrate and task != "classification":
+        raise CLIError("--calibrate calibrates a classifier's probabilities; a regression "
+                       "takes --conformal for intervals")
+    if args.conformal is not None:
+        if not 0 < args.conformal < 1:
+            raise CLIError(f"--conformal {args.conformal}: alpha must lie between 0 and 1")
+        if groups is not None:
+            held_out = round(0.25 * len(set(groups)))
+            if held_out < min_calibration_groups(args.conformal):
+                raise CLIError(
+                    f"--conformal {args.conformal}: needs {min_calibration_groups(args.conformal)}"
+                    f" held-out artists, and a quarter of the manifest's {len(set(groups))} "
+                    f"is {held_out}; give a larger alpha or more artists")
+    if groups is None:
+        print("songpop train: note: no artist column, so calibration songs are split by song; "
+              "for new artists, give the manifest an artist column (--group-column)",
+              file=sys.stderr)
+    wrap_final_step(pipe, calibrate=args.calibrate or False, conformal=args.conformal,
+                    random_state=args.random_state)
+    return {} if groups is None else {f"{pipe.steps[-1][0]}__groups": groups}
+
+
+def _say_uncertainty(last, step: str) -> None:
+    """What the wrapped last step was calibrated on, in a line each."""
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_songpop.prediction import model_parts
+
+    parts = model_parts(Pipeline([(step, last)]))
+    if parts.calibrated:
+        c = parts.calibrated
+        print(f"probabilities calibrated ({c['method']}) on out-of-fold scores of "
+              f"{c['n_songs']} songs by {c['n_groups']} artists, {c['cv']}")
+    if parts.conformal is not None:
+        conformal = parts.conformal
+        print(f"conformal {'sets' if parts.task == 'classification' else 'intervals'} "
+              f"calibrated on {len(conformal.calibration_scores_)} songs of "
+              f"{conformal.n_calibration_groups_} held-out artists; predict --alpha takes "
+              f"alpha >= {1 / (conformal.n_calibration_groups_ + 1):.3f}")
 
 
 def _epoch_table(net):
@@ -253,9 +391,9 @@ def _train_from_store(args) -> int:
     """The preset's network trained on a feature store, saved behind the store's front end."""
     from sklearn_songpop.store import FeatureStore
 
-    if args.encoder or args.cv:
-        raise CLIError("--features trains the preset's network from the store; --encoder and "
-                       "--cv need the songs (--manifest)")
+    if args.encoder or args.cv or args.calibrate or args.conformal is not None:
+        raise CLIError("--features trains the preset's network from the store; --encoder, "
+                       "--cv, --calibrate and --conformal need the songs (--manifest)")
     store = FeatureStore(args.features)
     if store.y is None:
         raise CLIError(f"{args.features}: the store holds no labels (write it from a "
@@ -299,9 +437,8 @@ def _paths_of(item: str) -> list[str]:
 
 
 def cmd_pretrain(args) -> int:
-    from skorch.callbacks import ProgressBar
-
     from sklearn_songpop.pipeline import make_songpop_pipeline
+    from sklearn_songpop.training import EpochProgress
 
     _writable(args.out)
     pipe = make_songpop_pipeline(task="pretraining", random_state=args.random_state,
@@ -321,7 +458,9 @@ def cmd_pretrain(args) -> int:
     paths = _paths_of(args.songs)
     if len(paths) < 2:
         raise CLIError(f"{args.songs}: pretraining needs at least 2 songs, found {len(paths)}")
-    encoder.set_params(callbacks=[*encoder.callbacks, ("progress", ProgressBar())])
+    # a bar over the epochs, on a terminal (standard error)
+    if _progress(args):
+        encoder.set_params(callbacks=[*encoder.callbacks, ("progress", EpochProgress())])
     t0 = time.perf_counter()
     pipe.fit(paths)
     seconds = time.perf_counter() - t0
@@ -339,7 +478,9 @@ def cmd_similar(args) -> int:
     _writable(args.out)
     encoder = load_encoder(args.encoder)
     catalog = _paths_of(args.catalog)
+    catalog = [catalog[i] for i in _readable(catalog, args, "similar")]
     queries = _songs_from(argparse.Namespace(files=args.files, manifest=None))[0]
+    queries = [queries[i] for i in _readable(queries, args, "similar")]
     index = SongNeighbors(encoder, n_neighbors=args.k).fit(catalog)
     # a query that is also in the catalogue is not listed as its own neighbour
     found = index.similar(queries, n_neighbors=min(args.k + 1, len(catalog)))
@@ -365,7 +506,7 @@ def cmd_tags(args) -> int:
     songs = _songs_from(argparse.Namespace(files=args.files, manifest=None))[0]
     # the musicnn preset's three 3-second intervals of each song, as its pipeline hears them
     sampler = IntervalSampler(**PRESETS["musicnn"]["intervals"], random_state=0,
-                              verbose=int(args.verbose or sys.stderr.isatty()))
+                              verbose=_progress(args))
     tagger = MusicnnEmbedding(output="tags", device=args.device)
     proba = tagger.fit_transform(sampler.fit_transform(songs))
     names = tagger.get_feature_names_out()
@@ -388,102 +529,80 @@ def _save_model(pipe, out) -> None:
 
 def cmd_predict(args) -> int:
     from sklearn_songpop.persistence import load_model
+    from sklearn_songpop.prediction import predict_table
 
     _writable(args.out)
     model = _predictor(load_model(args.model), args.model)
     paths, _, _ = _songs_from(args)
-    steps = dict(model.steps)
-    last = model.steps[-1][1]
-    by_interval = hasattr(last, "predict_interval") or hasattr(last, "predict_interval_proba")
-    if args.intervals and not by_interval:
-        raise CLIError(f"--intervals: this model ends in a {type(last).__name__} on song "
-                       "embeddings (a linear probe), which scores whole songs only")
-    Xi = model[:-1].transform(paths)
-    if not by_interval:  # one value per song; a song is one "interval" below
-        Xi = Xi[:, None]
-    if "regressor" in steps:  # a value per song and interval
-        reg = steps["regressor"]
-        values = reg.predict_interval(Xi) if by_interval else reg.predict(Xi[:, 0])[:, None]
-        head = ["song", "predicted"]
-        rows = [[path, f"{v.mean():.4f}"] + ([f"{x:.4f}" for x in v] if args.intervals else [])
-                for path, v in zip(paths, values)]
-    else:  # the probability of the last class per song and interval, and the class
-        clf = steps["classifier"]
-        proba = (clf.predict_interval_proba(Xi) if by_interval
-                 else clf.predict_proba(Xi[:, 0])[:, None])
-        classes = list(clf.classes_)
-        pos = len(classes) - 1
-        head = ["song", f"p_{classes[pos]}", "class"]
-        rows = [[path, f"{p[pos]:.4f}", classes[int(p.argmax())]]
-                + ([f"{v:.4f}" for v in ip[:, pos]] if args.intervals else [])
-                for path, p, ip in zip(paths, proba.mean(axis=1), proba)]
-    novelty = _novelty(last, Xi) if by_interval else None
-    if novelty is not None:
-        head.append("novelty")
-        for row, value in zip(rows, novelty):
-            row.insert(len(head) - 1, f"{value:.3f}")
-        _warn_novel(paths, novelty)
-    if args.intervals:
-        head += [f"interval_{j}" for j in range(Xi.shape[1])]
-    _write_rows(args.out, head, rows)
+    first = model.steps[0][0]
+    if f"{first}__verbose" in model.get_params():  # the sampler's bar where a person waits
+        model.set_params(**{f"{first}__verbose": _progress(args)})
+    try:
+        table = predict_table(model, paths, intervals=args.intervals, alpha=args.alpha,
+                              on_error="skip" if args.on_error == "skip" else "raise")
+    except ValueError as exc:
+        if not str(exc).startswith(("alpha", "intervals")):
+            raise
+        raise CLIError(f"--{exc}") from exc
+    _report_problems(table)
+    _note_short([p for p, bad in zip(paths, table["problem"]) if not bad], model, "predict")
+    if "beyond_training" in table:
+        _warn_novel(table)
+        table = table.drop(columns="beyond_training")
+    if not table["problem"].astype(bool).any():
+        table = table.drop(columns="problem")
+    _write_table(args.out, table)
     return 0
 
 
-def _novelty(net, X):
-    """The network's novelty scores, or None when it kept no training songs."""
-    if getattr(net, "novelty_reference_", None) is None:
-        return None
-    return net.novelty(X)
+def _report_problems(table) -> None:
+    """One line on stderr for each song that was skipped."""
+    for song, problem in zip(table["song"], table["problem"]):
+        if problem:
+            print(f"songpop: skipped {song}: {problem}", file=sys.stderr)
 
 
-def _warn_novel(paths, novelty) -> None:
+def _write_table(path, table) -> None:
+    """A prediction table as CSV, numbers to four decimals."""
+    table.to_csv(path if path else sys.stdout, index=False, float_format="%.4f",
+                 lineterminator="\n")
+
+
+def _warn_novel(table) -> None:
     """One line on stderr for each song further out than every training song."""
-    from sklearn_songpop._novelty import WARN_AT
-
-    for path, value in zip(paths, novelty):
-        if value >= WARN_AT:
-            print(f"songpop: warning: {path}: novelty {value:.2f}, further from the training "
-                  "songs than any of them lies from the others; read its score with care",
-                  file=sys.stderr)
+    for song, value, beyond in zip(table["song"], table["novelty"], table["beyond_training"]):
+        if beyond:
+            print(f"songpop: warning: {song}: novelty {value:.1f} (1 is a typical training "
+                  "song), further from the training songs than any of them lies from the "
+                  "others; read its score with care", file=sys.stderr)
 
 
 def cmd_explain(args) -> int:
-    import numpy as np
-
-    from sklearn_songpop._json import to_json_types
-    from sklearn_songpop.explain import explain
+    from sklearn_songpop.explain import explain, explanation_records
     from sklearn_songpop.persistence import load_model
     from sklearn_songpop.report import explained_songs, write_report
 
     _writable(args.out, folder=True)
     model = load_model(args.model)
     paths, _, _ = _songs_from(args)
-    why = explain(model, paths, method=args.method)
-    names = [os.path.basename(p) for p in paths]
-    entries = explained_songs(why, names)
+    paths = [paths[i] for i in _readable(paths, args, "explain")]
+    try:
+        why = explain(model, paths, method=args.method)
+    except TypeError as exc:  # a model explain cannot take: say which file holds it
+        raise CLIError(f"{args.model}: {exc}") from exc
+    entries = explained_songs(why, [os.path.basename(p) for p in paths])
+    records = explanation_records(why, paths)
+    for record in records:
+        cell = record["strongest_cell"]
+        print(f"{record['song']}: {record['prediction']}"
+              + (f", novelty {record['novelty']:.1f}" if record["novelty"] is not None else "")
+              + f"; strongest cell at {cell['hz']:.0f} Hz, {cell['seconds']:.1f} s")
+    for entry, path in zip(entries, paths):
+        if entry["warning"]:
+            print(f"songpop: warning: {path}: {entry['warning']}", file=sys.stderr)
     os.makedirs(args.out, exist_ok=True)
-    summary = []
-    for i, (path, entry) in enumerate(zip(paths, entries)):
-        attr = why.attributions[i]
-        j, b, t = np.unravel_index(int(np.argmax(attr)), attr.shape)
-        summary.append({
-            "song": path, "prediction": entry["prediction"],
-            "target": None if why.targets is None else to_json_types(why.targets[i]),
-            "output": float(why.predictions[i]),
-            "novelty": entry["novelty"],
-            "interval_starts_s": [round(float(x), 3) for x in why.starts[i]],
-            "interval_outputs": [round(float(x), 4) for x in why.interval_predictions[i]],
-            "strongest_cell": {"interval": int(j), "hz": round(float(why.frequencies[b]), 1),
-                               "seconds": round(float(why.starts[i][j] + why.times[t]), 2)},
-        })
-        print(f"{path}: {entry['prediction']}"
-              + (f", novelty {entry['novelty']:.2f}" if entry["novelty"] is not None else "")
-              + f"; strongest cell at {summary[-1]['strongest_cell']['hz']:.0f} Hz, "
-              f"{summary[-1]['strongest_cell']['seconds']:.1f} s")
-    if why.novelty is not None:
-        _warn_novel(paths, why.novelty)
     with open(os.path.join(args.out, "explain.json"), "w", encoding="utf-8") as f:
-        json.dump({"method": why.method, "songs": summary}, f, indent=2)
+        json.dump({"method": why.method, "songs": records}, f, indent=2)
     page = write_report(args.out, "Why the model said what it said", songs=entries,
                         notes=[f"Model {args.model}; attributions by {why.method}."])
     print(f"report written to {page}")
@@ -510,9 +629,10 @@ def cmd_evaluate(args) -> int:
     if y is None:
         raise CLIError("evaluation needs labels: give --manifest with a label column")
     task, y = _task(args.task, y)
-    pipe = _pipeline(args, task, verbose=0)
-    result = evaluate(pipe, paths, y, groups=groups, cv=args.cv,
-                      times=times, n_time_splits=args.time_splits, verbose=int(args.verbose))
+    positive = _positive(args, y, task)
+    pipe = _pipeline(args, task, verbose=_progress(args))
+    result = evaluate(pipe, paths, y, groups=groups, cv=args.cv, pos_label=positive,
+                      times=times, n_time_splits=args.time_splits, verbose=_progress(args))
     print(result)
     if args.out:
         _evaluation_report(args, result, pipe, paths, y, groups, task)
@@ -522,6 +642,7 @@ def cmd_evaluate(args) -> int:
 def _evaluation_report(args, result, pipe, paths, y, groups, task) -> None:
     """report.json, the figures and report.html in ``args.out``."""
     from sklearn_songpop.evaluation import leak_comparison
+    from sklearn_songpop.plotting import save_training_figure
     from sklearn_songpop.report import write_report
 
     os.makedirs(args.out, exist_ok=True)
@@ -532,34 +653,11 @@ def _evaluation_report(args, result, pipe, paths, y, groups, task) -> None:
     result.save_json(os.path.join(args.out, "report.json"),
                      extra={"leak_comparison": leak} if leak else None)
     figures = result.plot(args.out)
-    figures += _training_figure(result, args.out)
+    figures += save_training_figure(result, args.out)
     page = write_report(args.out, f"Cross-validation of the {args.preset} preset",
                         summary=result.to_dict(), leak=leak,
                         figures=[(Path(f).stem.replace("_", " "), f) for f in figures])
     print(f"report and figures written to {args.out} (open {page})")
-
-
-def _training_figure(result, folder) -> list[str]:
-    """The loss by epoch of the model fitted on the last fold, when it has a history."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from sklearn_songpop.plotting import plot_training_curves
-
-    for name, fitted in result.estimators.items():
-        net = fitted[-1] if hasattr(fitted, "steps") else fitted
-        if getattr(net, "history_", None):
-            fig, ax = plt.subplots(figsize=(6, 4))
-            plot_training_curves(net, ax=ax)
-            ax.set_title(f"{name}: loss by epoch, last fold")
-            path = os.path.join(folder, "training_curves.png")
-            fig.tight_layout()
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
-            return [path]
-    return []
 
 
 @contextmanager
@@ -585,11 +683,22 @@ def _dask_scheduler(address: str | None):
         yield
 
 
+def _songs_done(folder) -> int:
+    """Songs a store in ``folder`` already holds (written or failed); 0 without a store."""
+    from sklearn_songpop.store import FeatureStore
+
+    try:
+        return int((FeatureStore(folder).status != 0).sum())
+    except (OSError, ValueError, KeyError, ImportError):
+        return 0
+
+
 def cmd_features(args) -> int:
     from sklearn_songpop.store import write_features
 
     _writable(args.out, folder=True)
     paths, y, groups = _songs_from(args)
+    done_before = _songs_done(args.out)
     front = _pipeline(args, "classification", verbose=0)[:-1]
     if "spectrogram" in front.named_steps:
         front.set_params(spectrogram__device=args.device)
@@ -597,12 +706,15 @@ def cmd_features(args) -> int:
         store = write_features(paths, args.out, front, y=y, groups=groups,
                                chunk_songs=args.chunk_songs, on_error=args.on_error,
                                n_jobs=args.n_jobs,
-                               verbose=int(args.verbose) or int(sys.stderr.isatty()))
+                               verbose=_progress(args))
     failures = store.failures
     for path, reason in failures.items():
         print(f"songpop: skipped {path}: {reason}", file=sys.stderr)
-    print(f"{len(store) - len(failures)} songs written to {args.out} "
-          f"(spectrograms {store.shape[1:]}, {len(failures)} failed)")
+    new = int((store.status != 0).sum()) - done_before
+    already = f" ({done_before} done by an earlier run)" if done_before else ""
+    print(f"{new} song{'' if new == 1 else 's'} processed this run{already}; {args.out} "
+          f"holds the spectrograms {store.shape[1:]} of {int((store.status == 1).sum())} "
+          f"songs, {len(failures)} failed")
     return 0
 
 

@@ -11,7 +11,11 @@ import warnings
 
 import joblib
 
-__all__ = ["VersionMismatchWarning", "load_model", "save_model", "versions"]
+__all__ = ["VERSIONS_ATTRIBUTE", "VersionMismatchWarning", "load_model", "save_model",
+           "versions"]
+
+#: Where :func:`save_model` keeps the library versions on the saved model itself.
+VERSIONS_ATTRIBUTE = "songpop_versions_"
 
 
 class VersionMismatchWarning(UserWarning):
@@ -50,6 +54,10 @@ def versions() -> dict[str, str]:
 def save_model(model, path: str | os.PathLike, compress: int = 3) -> None:
     """Save a fitted model with joblib, recording the library versions.
 
+    The file holds the model itself, so ``joblib.load`` gives it back as it
+    was; the versions ride on it as the attribute ``songpop_versions_``, which
+    :func:`load_model` compares with the running ones.
+
     Parameters
     ----------
     model : estimator
@@ -72,12 +80,20 @@ def save_model(model, path: str | os.PathLike, compress: int = 3) -> None:
     >>> save_model(DummyClassifier().fit([[0], [1]], [0, 1]), path)
     >>> load_model(path).predict([[5]]).tolist()
     [0]
+    >>> import joblib
+    >>> type(joblib.load(path)).__name__
+    'DummyClassifier'
     """
-    joblib.dump({"model": model, "versions": versions()}, path, compress=compress)
+    setattr(model, VERSIONS_ATTRIBUTE, versions())
+    try:
+        joblib.dump(model, path, compress=compress)
+    finally:
+        delattr(model, VERSIONS_ATTRIBUTE)
 
 
 def load_model(path: str | os.PathLike):
-    """Load a model saved by :func:`save_model` (or a plain joblib dump of one).
+    """Load a model saved by :func:`save_model`, in this version or before, or a plain
+    joblib dump of one.
 
     A model trained on a GPU loads on a machine without one: skorch maps its
     tensors to the CPU and says so with a ``DeviceWarning``.
@@ -111,13 +127,16 @@ def load_model(path: str | os.PathLike):
     except Exception as exc:  # joblib and pickle raise many kinds
         raise ValueError(f"{os.fspath(path)}: not a model file ({exc})") from exc
     if isinstance(content, dict) and "model" in content and "versions" in content:
+        model, saved = content["model"], content["versions"]  # saved before December 2026
+    else:
+        model, saved = content, getattr(content, VERSIONS_ATTRIBUTE, None)
+    if isinstance(saved, dict):
         now = versions()
-        changed = {k: (v, now.get(k)) for k, v in content["versions"].items() if now.get(k) != v}
+        changed = {k: (v, now.get(k)) for k, v in saved.items() if now.get(k) != v}
         if changed:
             text = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items())
             warnings.warn(
                 f"{os.fspath(path)} was saved under other library versions ({text}); "
                 "predictions may differ or fail", VersionMismatchWarning, stacklevel=2,
             )
-        return content["model"]
-    return content
+    return model

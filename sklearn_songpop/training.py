@@ -22,6 +22,7 @@ from skorch.dataset import ValidSplit
 from skorch.utils import Ansi, to_numpy
 
 __all__ = [
+    "EpochProgress",
     "ONE_CLASS_SHARE", "CosineSchedule", "PlainPrintLog", "SongEarlyStopping", "SongValidSplit",
     "song_roc_auc", "song_spearman",
 ]
@@ -370,3 +371,40 @@ class PlainPrintLog(PrintLog):
     def format_row(self, row, key, color):
         """The value of ``key`` in ``row``, formatted, without colour."""
         return super().format_row(row, key, "").replace(Ansi.ENDC.value, "")
+
+
+class EpochProgress(Callback):
+    """A progress bar over a fit's epochs (not its batches), on standard error.
+
+    skorch's ``ProgressBar`` counts the batches of each epoch, which a person
+    waiting for a fit of 40 epochs reads as the wrong thing; this counts epochs
+    and shows the last training loss.
+
+    Parameters
+    ----------
+    desc : str, default="epochs"
+        The bar's label.
+    """
+
+    def __init__(self, desc: str = "epochs"):
+        self.desc = desc
+
+    def on_train_begin(self, net, **kwargs):
+        """Open the bar for ``net.max_epochs`` epochs."""
+        from tqdm.auto import tqdm
+
+        # an epoch takes seconds: draw every one (tqdm would skip those within 0.1 s)
+        self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, unit="epoch", leave=False,
+                         mininterval=0)
+
+    def on_epoch_end(self, net, **kwargs):
+        """Advance the bar by one epoch and show its training loss."""
+        loss = net.history[-1].get("train_loss")
+        if loss is not None:
+            self.bar_.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        """Close the bar; a saved model keeps no terminal state."""
+        self.bar_.close()
+        del self.bar_

@@ -67,6 +67,8 @@ def model(corpus, tmp_path_factory):
     assert "model saved to" in run.stdout
     # 16 labelled songs: the command points to the preset that does better on few
     assert "16 labelled songs" in run.stderr and "--preset musicnn" in run.stderr
+    assert "16 of 16 songs are shorter than one 6-second interval and were padded" in \
+        run.stderr
     # the table of epochs, in plain text when the output is not a terminal
     assert "train_loss" in run.stdout and "\x1b[" not in run.stdout
     return out
@@ -77,6 +79,12 @@ def test_scan_ok_and_bad(corpus, tmp_path):
     assert ok.returncode == 0, ok.stderr
     rows = list(csv.DictReader(io.StringIO(ok.stdout)))
     assert len(rows) == 16 and {r["format"] for r in rows} == {"MP3", "aac"}
+    # four-second songs: shorter than the default's 6-second intervals, not musicnn's 3
+    assert all("shorter than one 6-second interval" in r["note"] for r in rows)
+    assert "16 shorter than one interval" in ok.stderr
+    rows = list(csv.DictReader(io.StringIO(songpop("scan", corpus.parent, "--preset",
+                                                   "musicnn").stdout)))
+    assert not any(r["note"] for r in rows)
     (tmp_path / "bad.mp3").write_bytes(b"\x00" * 100)
     (tmp_path / "empty.wav").write_bytes(b"")
     bad = songpop("scan", tmp_path)
@@ -94,11 +102,11 @@ def test_predict_to_stdout_and_file(model, corpus, tmp_path):
     rows = list(csv.DictReader(io.StringIO(run.stdout)))
     assert [r["song"] for r in rows] == [str(f) for f in files]
     for r in rows:
-        assert 0.0 <= float(r["p_1"]) <= 1.0 and r["class"] in {"0", "1"}
+        assert 0.0 <= float(r["score_1"]) <= 1.0 and r["class"] in {"0", "1"}
         assert {"interval_0", "interval_1", "interval_2"} <= set(r)
     out = tmp_path / "scores.csv"
     assert songpop("predict", "--model", model, files[0], "--out", out).returncode == 0
-    assert out.read_text().startswith("song,p_1,class")
+    assert out.read_text().startswith("song,score_1,class")
 
 
 def test_evaluate_writes_report(corpus, tmp_path):
@@ -110,7 +118,9 @@ def test_evaluate_writes_report(corpus, tmp_path):
     report = read_report(tmp_path / "report.html")
     assert_tables_match(report, summary["scores"])
     assert_tables_match(report, summary["leak_comparison"], table="leak")
-    assert len(report.images) == 4  # confusion matrices, ROC, PR, training curves
+    # confusion matrices, ROC, precision-recall, reliability, training curves
+    assert len(report.images) == 5
+    assert "How sure" in (tmp_path / "report.html").read_text()
 
 
 def test_predict_adds_novelty(model, corpus, tmp_path):
@@ -120,7 +130,8 @@ def test_predict_adds_novelty(model, corpus, tmp_path):
     run = songpop("predict", "--model", model, *files, noise)
     assert run.returncode == 0, run.stderr
     rows = {r["song"]: float(r["novelty"]) for r in csv.DictReader(io.StringIO(run.stdout))}
-    assert rows[str(noise)] == 1.0 and max(rows[str(f)] for f in files) < 1.0
+    # the distance scale: 1 is a typical training song; noise lies far beyond
+    assert rows[str(noise)] > 2 * max(rows[str(f)] for f in files)
     warnings = [line for line in run.stderr.splitlines() if "novelty" in line]
     assert len(warnings) == 1 and "noise.wav" in warnings[0]
 
@@ -399,7 +410,7 @@ def test_train_on_an_encoder_probe_and_finetune(encoder_file, corpus, tmp_path):
         pred = songpop("predict", "--model", out, "--manifest", corpus)
         assert pred.returncode == 0, pred.stderr
         rows = list(csv.DictReader(io.StringIO(pred.stdout)))
-        assert len(rows) == 16 and all(0 <= float(r["p_1"]) <= 1 for r in rows)
+        assert len(rows) == 16 and all(0 <= float(r["score_1"]) <= 1 for r in rows)
     per_interval = songpop("predict", "--model", tmp_path / "probe.joblib", "--manifest", corpus,
                            "--intervals")
     assert per_interval.returncode == 1 and "scores whole songs only" in per_interval.stderr
@@ -487,7 +498,12 @@ def test_features_writes_a_store_and_lists_bad_songs(corpus, tmp_path):
     run = songpop("features", "--manifest", manifest, "--out", out, "--chunk-songs", "2",
                   "--on-error", "skip")
     assert run.returncode == 0, run.stderr
-    assert "4 songs written" in run.stdout and "skipped" in run.stderr
+    # the first run stopped after two chunks; this one did the last
+    assert "1 song processed this run (4 done by an earlier run)" in run.stdout
+    assert "of 4 songs, 1 failed" in run.stdout and "skipped" in run.stderr
+    again = songpop("features", "--manifest", manifest, "--out", out, "--chunk-songs", "2",
+                    "--on-error", "skip")
+    assert "0 songs processed this run (5 done by an earlier run)" in again.stdout
     store = FeatureStore(out)
     assert store.status.tolist() == [1, 1, 1, 1, 2] and store.shape[2] == 64
     assert store.y is not None and store.groups is not None
@@ -512,7 +528,7 @@ def test_train_from_a_store_predicts_files(corpus, tmp_path):
     predicted = songpop("predict", "--model", model, *files)
     assert predicted.returncode == 0, predicted.stderr
     rows = list(csv.DictReader(io.StringIO(predicted.stdout)))
-    assert len(rows) == 2 and all(0 <= float(r["p_1"]) <= 1 for r in rows)
+    assert len(rows) == 2 and all(0 <= float(r["score_1"]) <= 1 for r in rows)
 
 
 def test_features_on_a_dask_scheduler(corpus, tmp_path):
@@ -572,30 +588,67 @@ def test_train_and_predict_with_the_musicnn_preset(corpus, tmp_path):
     scored = songpop("predict", "--model", out, song)
     assert scored.returncode == 0, scored.stderr
     rows = list(csv.reader(io.StringIO(scored.stdout)))
-    assert rows[0][:2] == ["song", "p_1"] and 0 <= float(rows[1][1]) <= 1
+    assert rows[0][:2] == ["song", "score_1"] and 0 <= float(rows[1][1]) <= 1
     refused = songpop("train", "--features", tmp_path, "--preset", "musicnn", "--out", out)
     assert refused.returncode != 0
     assert "--preset musicnn puts a linear model" in refused.stderr
 
 
-@pytest.mark.parametrize("kind", ["encoder", "dict", "estimator"])
-def test_predict_names_a_model_of_the_wrong_kind_in_one_line(kind, encoder_file, corpus,
-                                                             tmp_path):
+@pytest.fixture(scope="module")
+def model_files(model, encoder_file, numbers, corpus, tmp_path_factory):
+    """A file of every kind a user might hand a command: the three kinds songpop makes
+    beside the probe, and four it does not."""
     import joblib
     from sklearn.linear_model import LogisticRegression
 
+    folder = tmp_path_factory.mktemp("kinds")
+    files = {"classifier": model, "encoder": encoder_file}
+    run = songpop("train", "--manifest", numbers, "--label-column", "stars", "--task",
+                  "regression", "--out", folder / "regressor.joblib",
+                  "--set", "regressor__max_epochs=1")
+    assert run.returncode == 0, run.stderr
+    files["regressor"] = folder / "regressor.joblib"
+    run = songpop("train", "--manifest", corpus, "--encoder", encoder_file,
+                  "--out", folder / "probe.joblib")
+    assert run.returncode == 0, run.stderr
+    files["probe"] = folder / "probe.joblib"
+    joblib.dump({"weights": [1, 2]}, folder / "dict.joblib")
+    joblib.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), folder / "estimator.joblib")
+    (folder / "labels.csv").write_text("path,label\na.mp3,1\n")
+    (folder / "bytes.joblib").write_bytes(np.random.default_rng(0).bytes(2048))
+    files.update({"dict": folder / "dict.joblib", "estimator": folder / "estimator.joblib",
+                  "CSV": folder / "labels.csv", "random bytes": folder / "bytes.joblib"})
+    return files
+
+
+#: Which command takes which kind of file; every other pair is a one-line error.
+_WORKS = {"predict": {"classifier", "regressor", "probe"},
+          "explain": {"classifier", "regressor"}, "similar": {"encoder"}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["classifier", "regressor", "encoder", "probe", "dict",
+                                  "estimator", "CSV", "random bytes"])
+def test_every_command_takes_or_names_every_kind_of_model_file(kind, model_files, corpus,
+                                                                tmp_path):
     song = sorted(str(p) for p in Path(corpus).parent.iterdir() if p.suffix == ".mp3")[0]
-    path = encoder_file if kind == "encoder" else tmp_path / f"{kind}.joblib"
-    if kind == "dict":
-        joblib.dump({"weights": [1, 2]}, path)
-    elif kind == "estimator":
-        joblib.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), path)
-    run = songpop("predict", "--model", path, song)
-    assert run.returncode == 1
+    path = model_files[kind]
+    runs = {"predict": songpop("predict", "--model", path, song),
+            "explain": songpop("explain", "--model", path, song, "--out", tmp_path / "why"),
+            "similar": songpop("similar", "--encoder", path, "--catalog", corpus, song,
+                               "-k", 2)}
+    for command, run in runs.items():
+        if kind in _WORKS[command]:
+            assert run.returncode == 0, (command, run.stderr)
+        else:
+            assert run.returncode == 1, (command, run.stdout)
+            assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, \
+                (command, run.stderr)
+            assert str(path) in run.stderr, (command, run.stderr)
     expected = {"encoder": "holds a pretrained encoder", "dict": "holds a dict",
-                "estimator": "holds a LogisticRegression"}[kind]
-    assert expected in run.stderr and "Traceback" not in run.stderr
-    assert run.stderr.count("\n") == 1
+                "estimator": "holds a LogisticRegression"}
+    if kind in expected:
+        assert expected[kind] in runs["predict"].stderr
 
 
 def test_outputs_go_to_new_folders_and_unwritable_ones_are_refused_first(model, corpus,
@@ -635,3 +688,122 @@ def test_the_command_line_loads_no_torch_before_work_starts():
 
     assert MusicnnEmbedding.__module__ == "sklearn_songpop.musicnn"
     assert make_songs.__module__ == "sklearn_songpop.datasets"
+
+
+@pytest.fixture(scope="module")
+def artists_corpus(tmp_path_factory):
+    """Thirty-two short songs by sixteen artists: enough artists to hold some out."""
+    folder = tmp_path_factory.mktemp("artists")
+    songs = make_songs(n_songs=32, n_artists=16, popular_fraction=0.4, duration=3.0,
+                       random_state=1)
+    return write_songs(songs, folder, format="wav")
+
+
+def test_train_calibrated_and_conformal_then_predict_sets(artists_corpus, model, tmp_path):
+    out = tmp_path / "sure.joblib"
+    run = songpop("train", "--manifest", artists_corpus, "--out", out, "--calibrate",
+                  "--conformal", "0.25", "--set", "classifier__max_epochs=2",
+                  "--set", "classifier__module__channels=(4, 8)",
+                  "--set", "classifier__train_split=None", "--set", "classifier__callbacks=None",
+                  "--set", "intervals__duration=1.0")
+    assert run.returncode == 0, run.stderr
+    assert "probabilities calibrated (sigmoid) on out-of-fold scores of" in run.stdout
+    assert "conformal sets calibrated on" in run.stdout and "4 held-out artists" in run.stdout
+    songs = sorted(str(p) for p in Path(artists_corpus).parent.glob("*.wav"))[:6]
+    scored = songpop("predict", "--model", out, "--alpha", "0.25", *songs)
+    assert scored.returncode == 0, scored.stderr
+    rows = list(csv.DictReader(io.StringIO(scored.stdout)))
+    assert list(rows[0])[:3] == ["song", "p_1", "class"]  # calibrated: probabilities
+    assert len(rows) == 6 and {r["set"] for r in rows} <= {"", "0", "1", "0|1"}
+    too_small = songpop("predict", "--model", out, "--alpha", "0.1", songs[0])
+    assert too_small.returncode == 1
+    assert "alpha=0.1 needs at least 9 calibration artists" in too_small.stderr
+    plain = songpop("predict", "--model", model, "--alpha", "0.2", songs[0])
+    assert plain.returncode == 1 and plain.stderr.count("\n") == 1
+    assert "--alpha: this model has no conformal calibration" in plain.stderr
+
+
+def test_calibration_and_conformal_options_are_checked_before_work(corpus, numbers,
+                                                                   tmp_path):
+    out = tmp_path / "m.joblib"
+    few = songpop("train", "--manifest", corpus, "--out", out, "--conformal", "0.1")
+    assert few.returncode == 1 and "--conformal 0.1: needs 9 held-out artists" in few.stderr
+    bad = songpop("train", "--manifest", corpus, "--out", out, "--conformal", "1.5")
+    assert bad.returncode == 1 and "alpha must lie between 0 and 1" in bad.stderr
+    regression = songpop("train", "--manifest", numbers, "--task", "regression",
+                         "--label-column", "stars", "--out", out, "--calibrate")
+    assert regression.returncode == 1 and "--calibrate calibrates a classifier" in \
+        regression.stderr
+    assert not out.exists()
+
+
+def test_predict_skips_unreadable_songs_when_asked(model, corpus, tmp_path):
+    good = sorted(str(p) for p in Path(corpus).parent.iterdir() if p.suffix == ".mp3")[:2]
+    bad = tmp_path / "junk.mp3"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    run = songpop("predict", "--model", model, "--on-error", "skip", good[0], bad, good[1])
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert [r["song"] for r in rows] == [good[0], str(bad), good[1]]
+    assert rows[1]["problem"] and rows[1]["score_1"] == "" and rows[1]["class"] == ""
+    assert rows[0]["problem"] == "" and 0 <= float(rows[0]["score_1"]) <= 1
+    assert f"skipped {bad}" in run.stderr and "Errno" not in run.stdout + run.stderr
+
+
+def test_progress_goes_to_standard_error_and_only_when_asked(corpus, monkeypatch):
+    args = ("evaluate", "--manifest", corpus, "--cv", "2", "--set", "classifier__max_epochs=1")
+    plain = songpop(*args)  # standard error is not a terminal here: no progress
+    assert plain.returncode == 0, plain.stderr
+    assert "fold 1/2" not in plain.stdout + plain.stderr
+    loud = songpop(*args, "-v")
+    assert "default: fold 1/2" not in loud.stdout and "model: fold 1/2" in loud.stderr
+    assert loud.stdout.splitlines()[0] == plain.stdout.splitlines()[0]  # results unchanged
+    import argparse
+
+    from sklearn_songpop.commands import _progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert _progress(argparse.Namespace(verbose=False, quiet=False)) == 1  # at a terminal
+    assert _progress(argparse.Namespace(verbose=False, quiet=True)) == 0  # unless --quiet
+
+
+def test_positive_class_names_the_label_whose_score_is_reported(corpus, tmp_path):
+    out = tmp_path / "m.joblib"
+    run = songpop("train", "--manifest", corpus, "--out", out, "--positive-class", "0",
+                  "--set", "classifier__max_epochs=1")
+    assert run.returncode == 0, run.stderr
+    song = sorted(str(p) for p in Path(corpus).parent.iterdir() if p.suffix == ".mp3")[0]
+    scored = songpop("predict", "--model", out, song)
+    assert scored.stdout.startswith("song,score_0,class")
+    wrong = songpop("evaluate", "--manifest", corpus, "--positive-class", "hit")
+    assert wrong.returncode == 1
+    assert "--positive-class hit: not a label of the manifest, whose labels are 0, 1" in \
+        wrong.stderr
+
+
+def test_train_explain_and_similar_skip_unreadable_songs_when_asked(corpus, encoder_file,
+                                                                    tmp_path):
+    bad = tmp_path / "junk.mp3"
+    bad.write_bytes(np.random.default_rng(1).bytes(4096))
+    rows = corpus.read_text().splitlines()
+    manifest = tmp_path / "labels.csv"
+    manifest.write_text("\n".join([rows[0], *[
+        ",".join([str(corpus.parent / r.split(",")[0]), *r.split(",")[1:]]) for r in rows[1:]],
+        f"{bad},1,a0"]) + "\n")
+    out = tmp_path / "m.joblib"
+    stopped = songpop("train", "--manifest", manifest, "--out", out)
+    assert stopped.returncode == 1 and str(bad) in stopped.stderr and not out.exists()
+    trained = songpop("train", "--manifest", manifest, "--out", out, "--on-error", "skip",
+                      "--set", "classifier__max_epochs=1")
+    assert trained.returncode == 0, trained.stderr
+    assert f"songpop train: skipped {bad}" in trained.stderr
+    assert "on 16 songs" in trained.stdout  # the sixteen readable ones
+    song = sorted(str(p) for p in Path(corpus).parent.iterdir() if p.suffix == ".mp3")[0]
+    why = songpop("explain", "--model", out, song, bad, "--out", tmp_path / "why",
+                  "--on-error", "skip")
+    assert why.returncode == 0, why.stderr
+    assert len(json.loads((tmp_path / "why" / "explain.json").read_text())["songs"]) == 1
+    near = songpop("similar", "--encoder", encoder_file, "--catalog", corpus, song, bad,
+                   "-k", 2, "--on-error", "skip")
+    assert near.returncode == 0, near.stderr
+    assert f"skipped {bad}" in near.stderr and str(bad) not in near.stdout

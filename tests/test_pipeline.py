@@ -6,6 +6,7 @@ import pytest
 import sklearn
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+from sklearn.pipeline import Pipeline
 
 from sklearn_songpop import (
     SpectrogramTransformer,
@@ -128,16 +129,26 @@ def test_persistence_round_trip(songs, tmp_path):
     save_model(pipe, tmp_path / "model.joblib")
     np.testing.assert_array_equal(load_model(tmp_path / "model.joblib").predict_proba(X),
                                   pipe.predict_proba(X))
+    # the saved file is the pipeline itself, for joblib.load too; the versions ride on it
+    again = joblib.load(tmp_path / "model.joblib")
+    assert isinstance(again, Pipeline) and again.songpop_versions_["torch"]
+    np.testing.assert_array_equal(again.predict_proba(X), pipe.predict_proba(X))
+    assert not hasattr(pipe, "songpop_versions_")  # the model in memory is left as it was
 
 
 def test_load_warns_on_other_versions(songs, tmp_path):
     X, y, _ = songs
     pipe = quick_pipe(classifier__max_epochs=1).fit(X[:10], y[:10] if len(set(y[:10])) > 1
                                                     else np.r_[0, 1, y[2:10]])
+    # files saved before December 2026 held a dict: they still load, and still warn
     joblib.dump({"model": pipe, "versions": {"torch": "0.0.1", "sklearn": sklearn.__version__}},
                 tmp_path / "old.joblib")
     with pytest.warns(VersionMismatchWarning, match="torch 0.0.1"):
-        load_model(tmp_path / "old.joblib")
+        assert isinstance(load_model(tmp_path / "old.joblib"), Pipeline)
+    pipe.songpop_versions_ = {"torch": "0.0.2"}
+    joblib.dump(pipe, tmp_path / "new.joblib")
+    with pytest.warns(VersionMismatchWarning, match="torch 0.0.2"):
+        load_model(tmp_path / "new.joblib")
     with pytest.raises(FileNotFoundError, match="not found"):
         load_model(tmp_path / "missing.joblib")
     (tmp_path / "junk.joblib").write_bytes(b"junk")

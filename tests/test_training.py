@@ -109,3 +109,18 @@ def test_cosine_schedule_follows_max_epochs_and_restores_the_rate():
     with pytest.raises(ValueError, match="final_share"):
         SpectrogramCNNClassifier(max_epochs=1, callbacks=[CosineSchedule(final_share=2.0)]).fit(
             X, y)
+
+
+def test_epoch_progress_counts_epochs_and_leaves_nothing_to_pickle(capsys):
+    import pickle
+
+    from sklearn_songpop.training import EpochProgress
+
+    X, y = toy(n=12)
+    clf = SpectrogramCNNClassifier(max_epochs=3, random_state=0, train_split=None,
+                                   callbacks=[("progress", EpochProgress("fit"))]).fit(X, y)
+    err = capsys.readouterr().err
+    assert "fit: 100%" in err and "3/3" in err and "loss=" in err
+    assert "/12" not in err  # epochs, not songs or batches
+    again = pickle.loads(pickle.dumps(clf))
+    assert not hasattr(again.callbacks_[-1][1], "bar_")

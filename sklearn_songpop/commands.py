@@ -37,6 +37,17 @@ def _progress(args) -> int:
     return int(bool(getattr(args, "verbose", False)) or sys.stderr.isatty())
 
 
+def _show_progress(model, level: int):
+    """The model's first step (the sampler) set to draw its bar at ``level`` (0: none)."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline):
+        first = model.steps[0][0]
+        if f"{first}__verbose" in model.get_params():
+            model.set_params(**{f"{first}__verbose": level})
+    return model
+
+
 def _note_short(paths, pipe, command: str) -> None:
     """One line on stderr when some songs are shorter than one of the pipeline's intervals
     and were padded or looped (the sampler's ``short``; with ``"error"`` the sampler
@@ -301,6 +312,7 @@ def cmd_train(args) -> int:
     t0 = time.perf_counter()
     pipe.fit(paths, y, **fit_params)
     _note_short(paths, pipe, "train")
+    _show_progress(pipe, 0)  # a saved model draws no bar until a command asks it to
     if positive is not None:  # predict reports this class's score
         from sklearn_songpop.prediction import POSITIVE_ATTRIBUTE
 
@@ -534,9 +546,7 @@ def cmd_predict(args) -> int:
     _writable(args.out)
     model = _predictor(load_model(args.model), args.model)
     paths, _, _ = _songs_from(args)
-    first = model.steps[0][0]
-    if f"{first}__verbose" in model.get_params():  # the sampler's bar where a person waits
-        model.set_params(**{f"{first}__verbose": _progress(args)})
+    _show_progress(model, _progress(args))
     try:
         table = predict_table(model, paths, intervals=args.intervals, alpha=args.alpha,
                               on_error="skip" if args.on_error == "skip" else "raise")
@@ -583,7 +593,7 @@ def cmd_explain(args) -> int:
     from sklearn_songpop.report import explained_songs, write_report
 
     _writable(args.out, folder=True)
-    model = load_model(args.model)
+    model = _show_progress(load_model(args.model), _progress(args))
     paths, _, _ = _songs_from(args)
     paths = [paths[i] for i in _readable(paths, args, "explain")]
     try:

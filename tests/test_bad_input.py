@@ -18,7 +18,7 @@ from sklearn_songpop.pipeline import make_songpop_pipeline
 
 from .conftest import SR, chirp, quick
 
-QUICK = quick()
+QUICK = quick(intervals__duration=2.0)  # shorter windows, a quicker fit
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,9 @@ def model(corpus, tmp_path_factory):
         run.stderr
     # the table of epochs, in plain text when the output is not a terminal
     assert "train_loss" in run.stdout and "\x1b[" not in run.stdout
+    import joblib
+
+    assert joblib.load(out)[0].verbose == 0  # the saved sampler draws no bar by itself
     return out
 
 
@@ -699,6 +702,7 @@ def artists_corpus(tmp_path_factory):
     return write_songs(songs, folder, format="wav")
 
 
+@pytest.mark.slow
 def test_train_calibrated_and_conformal_then_predict_sets(artists_corpus, model, tmp_path):
     out = tmp_path / "sure.joblib"
     run = songpop("train", "--manifest", artists_corpus, "--out", out, "--calibrate",
@@ -781,6 +785,7 @@ def test_positive_class_names_the_label_whose_score_is_reported(corpus, tmp_path
         wrong.stderr
 
 
+@pytest.mark.slow
 def test_train_explain_and_similar_skip_unreadable_songs_when_asked(corpus, encoder_file,
                                                                     tmp_path):
     bad = tmp_path / "junk.mp3"

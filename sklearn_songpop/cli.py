@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--group-column", default="artist",
                        help="column of artists for group-aware CV (used when present)")
 
+    def on_error_arg(p, what="a song that cannot be read",
+                     outcome="leave it out and list it on standard error"):
+        p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
+                       help=f"{what}: stop, or {outcome}")
+
     def model_args(p):
         p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
                        help="a pipeline parameter, as for Pipeline.set_params (repeatable): "
@@ -124,9 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calibrate the probabilities on out-of-fold scores by artist "
                    "(5 more fits; sigmoid when given alone, isotonic only with thousands "
                    "of songs); predict then writes p_<class>, not score_<class>")
-    p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
-                   help="a song that cannot be read: stop, or leave it out and list it on "
-                   "standard error")
+    on_error_arg(p)
     p.add_argument("--conformal", type=float, metavar="ALPHA",
                    help="hold out a quarter of the artists to calibrate conformal sets or "
                    "intervals, so that predict --alpha can give them (the smallest alpha "
@@ -156,9 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="audio files or folders to find songs like")
     p.add_argument("-k", type=int, default=10, help="songs to list per query")
     p.add_argument("--out", help="CSV file (default: standard output)")
-    p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
-                   help="a song (query or catalogue) that cannot be read: stop, or leave it "
-                   "out and list it on standard error")
+    on_error_arg(p, "a song (query or catalogue) that cannot be read")
     p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("tags", help="musicnn's most likely tags of each song (genres, "
@@ -182,9 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add the conformal set of labels (column set) or the interval "
                    "(lower, upper) that holds a new artist's truth with probability 1 - "
                    "alpha; the model must be trained with --conformal")
-    p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
-                   help="a song that fails to decode: stop, or list it on standard error and "
-                   "give it a row with its problem and no scores")
+    on_error_arg(p, outcome="list it on standard error and give it a row with its "
+                 "problem and no scores")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("explain", help="which parts of each song's spectrogram made its "
@@ -195,9 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model file from songpop train")
     p.add_argument("files", nargs="+", help="audio files or folders")
     p.add_argument("--out", required=True, help="folder for report.html and explain.json")
-    p.add_argument("--on-error", choices=["stop", "skip"], default="stop",
-                   help="a song that cannot be read: stop, or leave it out and list it on "
-                   "standard error")
+    on_error_arg(p)
     p.add_argument("--method", choices=["occlusion", "integrated_gradients",
                                         "input_x_gradient"], default="occlusion",
                    help="occlusion (default) hides one patch at a time: the faithful one")

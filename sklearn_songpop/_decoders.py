@@ -76,6 +76,17 @@ class AudioError(ValueError):
         # keep the problems when the error travels from a worker process
         return type(self), (str(self), self.problems)
 
+    @property
+    def reason(self) -> str:
+        """What is wrong, for an error about one file: its reason without the path.
+
+        Examples
+        --------
+        >>> AudioError.for_files({"a.mp3": "file not found"}).reason
+        'file not found'
+        """
+        return next(iter(self.problems.values()), str(self))
+
     @classmethod
     def for_file(cls, path: PathLike, reason: str) -> AudioError:
         """Build the error for one file.

@@ -83,8 +83,7 @@ def _readable(paths, args, command: str) -> list[int]:
             check_audio(path)
             keep.append(i)
         except AudioError as exc:
-            reason = next(iter(exc.problems.values()), str(exc))
-            print(f"songpop {command}: skipped {path}: {reason}", file=sys.stderr)
+            print(f"songpop {command}: skipped {path}: {exc.reason}", file=sys.stderr)
     if not keep:
         raise CLIError(f"none of the {len(paths)} songs could be read")
     return keep
@@ -204,8 +203,7 @@ def cmd_scan(args) -> int:
             info = check_audio(path)
         except AudioError as exc:
             bad += 1
-            writer.writerow([path, "", "", "", "", next(iter(exc.problems.values()), str(exc)),
-                             ""])
+            writer.writerow([path, "", "", "", "", exc.reason, ""])
             continue
         note = ""
         if info.duration < interval:

@@ -203,7 +203,7 @@ def _front(front, songs, on_error):
         try:
             kept.append(front.transform(songs[i:i + 1])[0])
         except AudioError as exc:
-            problems[i] = next(iter(exc.problems.values()), str(exc))
+            problems[i] = exc.reason
     if not kept:
         raise first
     return np.stack(kept), problems

@@ -286,7 +286,7 @@ def _chunk(front, songs, ids, shape, on_error):
             values[i] = front.transform([song])[0]
         except AudioError as exc:
             state[i] = 2
-            reasons[ids[i]] = next(iter(exc.problems.values()), str(exc))
+            reasons[ids[i]] = exc.reason
     return values, state, reasons
 
 

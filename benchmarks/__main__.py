@@ -16,7 +16,8 @@ from pathlib import Path
 from benchmarks._common import machine
 
 NAMES = ("loading", "spectrogram", "training", "inference", "dask", "seed", "learning_curve",
-         "regression", "pretraining", "explain", "store", "musicnn", "calibration", "gpu")
+         "regression", "pretraining", "explain", "store", "musicnn", "calibration", "feeding",
+         "distributed", "gpu")
 
 #: What a plain run measures: all but the GPU benchmark, which needs a CUDA GPU.
 DEFAULT = tuple(name for name in NAMES if name != "gpu")

@@ -81,6 +81,14 @@ novelty_songs : int, default=10000
     The cost is ``novelty_songs * d * 4`` bytes for embeddings of ``d``
     values: 5 MB for the default network (``d = 128``) at 10,000 songs,
     whatever the number of training songs.
+distributed : bool, default=False
+    Train one model over the processes that ``torchrun`` started (on one
+    machine or several), with PyTorch's DistributedDataParallel: each
+    process trains on its share of every batch and the gradients are
+    averaged before each step (see :mod:`sklearn_songpop.distributed`).
+    ``batch_size`` stays the whole batch, so the same parameters train the
+    same recipe on any number of processes. Every process ends with the
+    same model; save it from one.
 verbose : int, default=0
     skorch's epoch table when 1.
 **kwargs

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 #: Labelled songs below which ``songpop train`` suggests the musicnn preset: on the
@@ -236,6 +236,7 @@ def _parse_settings(items: list[str]) -> dict:
 
 def _pipeline(args, task: str, verbose: int):
     """The preset's pipeline for ``task`` with ``--device`` and every ``--set`` applied."""
+    from sklearn_songpop.distributed import launched_by_torchrun
     from sklearn_songpop.pipeline import make_songpop_pipeline
 
     pipe = make_songpop_pipeline(args.preset, task=task, random_state=args.random_state,
@@ -243,6 +244,8 @@ def _pipeline(args, task: str, verbose: int):
     # the device goes to the step that runs a network (the last, or musicnn's embedding)
     devices = [name for name, step in pipe.steps if "device" in step.get_params(deep=False)]
     settings = {f"{name}__device": args.device for name in devices}
+    if launched_by_torchrun() and "distributed" in pipe[-1].get_params(deep=False):
+        settings[f"{pipe.steps[-1][0]}__distributed"] = True
     settings.update(_parse_settings(args.set))
     steps = [name for name, _ in pipe.steps]
     current = pipe.get_params()
@@ -264,6 +267,24 @@ def _pipeline(args, task: str, verbose: int):
 
 
 def cmd_train(args) -> int:
+    from sklearn_songpop.distributed import launched_by_torchrun
+
+    if not launched_by_torchrun():
+        return _train(args)
+    # one of several processes that torchrun started: one model, trained data-parallel;
+    # the first process reports and saves it, the others train in silence
+    if args.cv or args.calibrate or args.conformal is not None:
+        raise CLIError("under torchrun, train fits one network over the processes; --cv, "
+                       "--calibrate and --conformal fit several: run them without torchrun")
+    if int(os.environ.get("RANK", "0")) == 0:
+        return _train(args)
+    args.quiet = True
+    with open(os.devnull, "w") as devnull, redirect_stdout(devnull):
+        return _train(args, save=False)
+
+
+def _train(args, save: bool = True) -> int:
+    """``songpop train``: fit, then save unless ``save`` is False."""
     from sklearn_songpop.songnet import SongNet
 
     if bool(args.manifest) == bool(args.features):
@@ -275,7 +296,7 @@ def cmd_train(args) -> int:
     _writable(args.out)
     _writable(args.portable, "--portable", folder=True)
     if args.features:
-        return _train_from_store(args)
+        return _train_from_store(args, save)
     paths, y, groups, times = _songs_and_times(args)
     if y is None:
         raise CLIError("training needs labels: give --manifest with a label column")
@@ -315,6 +336,8 @@ def cmd_train(args) -> int:
         from sklearn_songpop.prediction import POSITIVE_ATTRIBUTE
 
         setattr(pipe, POSITIVE_ATTRIBUTE, positive)
+    if not save:
+        return 0
     _save_trained(pipe, args, f"a {task} model on {len(paths)} songs", t0)
     _say_uncertainty(pipe[-1], step)
     if task == "classification" and args.preset != "musicnn" and not args.encoder \
@@ -387,7 +410,12 @@ def _epoch_table(net):
 
 
 def _save_trained(model, args, what: str, t0: float) -> None:
-    """Save a trained model (and its portable copy with ``--portable``) and say so."""
+    """Save a trained model (and its portable copy with ``--portable``) and say so.
+
+    A network trained under torchrun is saved as one that fits in one process.
+    """
+    if "distributed" in model[-1].get_params(deep=False):
+        model[-1].set_params(distributed=False)
     _save_model(model, args.out)
     print(f"trained {what} in {time.perf_counter() - t0:.1f} s; model saved to {args.out}")
     if args.portable:
@@ -397,7 +425,7 @@ def _save_trained(model, args, what: str, t0: float) -> None:
         print(f"portable copy (settings.json and weights.pt, no pickle) in {args.portable}")
 
 
-def _train_from_store(args) -> int:
+def _train_from_store(args, save: bool = True) -> int:
     """The preset's network trained on a feature store, saved behind the store's front end."""
     from sklearn_songpop.store import FeatureStore
 
@@ -414,6 +442,8 @@ def _train_from_store(args) -> int:
     net = _epoch_table(pipe.steps[-1][1])
     t0 = time.perf_counter()
     net.fit(store, y)
+    if not save:
+        return 0
     _save_trained(store.pipeline(net), args,
                   f"a {task} model on {len(y)} songs of {args.features}", t0)
     return 0
@@ -713,6 +743,8 @@ def cmd_features(args) -> int:
     with _dask_scheduler(args.scheduler):
         store = write_features(paths, args.out, front, y=y, groups=groups,
                                chunk_songs=args.chunk_songs, on_error=args.on_error,
+                               compression=None if args.compression == "none"
+                               else args.compression,
                                n_jobs=args.n_jobs,
                                verbose=_progress(args))
     failures = store.failures

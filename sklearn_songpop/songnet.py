@@ -36,13 +36,14 @@ from sklearn.utils._param_validation import (
 from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_numpy, to_tensor
 
-from sklearn_songpop import augment, forward
+from sklearn_songpop import augment, batching, forward
 from sklearn_songpop._device import bf16_supported, resolve_device, seeded
 from sklearn_songpop._novelty import novelty_scores
+from sklearn_songpop.distributed import DataParallel, check_joinable
 from sklearn_songpop.inputs import check_songs
 from sklearn_songpop.nets import SongpopCNN
 from sklearn_songpop.novelty import NoveltyReference
-from sklearn_songpop.store import ChunkShuffleSampler, store_layout
+from sklearn_songpop.store import store_layout
 from sklearn_songpop.transfer import body_state_from
 
 __all__ = ["SongNet", "body_state_from", "resolve_device"]
@@ -66,7 +67,8 @@ class SongNet:
         Loss on the output of each interval.
     optimizer, lr, max_epochs, batch_size, train_split, callbacks, input_shape, \
 random_state, fast_path, device, crop_frames, freq_mask, time_mask, n_masks, \
-gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **kwargs
+gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, distributed, \
+verbose, **kwargs
         As documented in the subclasses (the shared entries live in
         ``sklearn_songpop._docstrings``).
 
@@ -88,6 +90,7 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         "fast_path": [StrOptions({"auto"}), "boolean"],
         "freeze_epochs": [Interval(Integral, 0, None, closed="left")],
         "novelty_songs": [Interval(Integral, 0, None, closed="left")],
+        "distributed": ["boolean"],
     }
 
     def __init__(
@@ -115,6 +118,7 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         init_from=None,
         freeze_epochs: int = 0,
         novelty_songs: int = 10_000,
+        distributed: bool = False,
         verbose: int = 0,
         **kwargs,
     ) -> None:
@@ -144,6 +148,7 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         self.init_from = init_from
         self.freeze_epochs = freeze_epochs
         self.novelty_songs = novelty_songs
+        self.distributed = distributed
 
     # ------------------------------------------------------------------ what subclasses say
     def _module_defaults(self) -> dict:
@@ -168,6 +173,8 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
                     f"not a bool. Got {value!r} instead.")
         validate_parameter_constraints(self._parameter_constraints, params,
                                        caller_name=type(self).__name__)
+        if self.distributed:
+            check_joinable()
         if self.freeze_epochs and self.init_from is None:
             raise ValueError(
                 f"freeze_epochs={self.freeze_epochs} freezes a body loaded with init_from, "
@@ -295,20 +302,50 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         return train, valid
 
     def get_iterator(self, dataset, training=False):
-        """skorch's iterator; training songs are shuffled unless ``iterator_train__shuffle``."""
-        if not training:
-            return super().get_iterator(dataset, training)
-        kwargs = self.get_params_for("iterator_train")
-        kwargs.setdefault("shuffle", True)
-        kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = len(dataset)
+        """The batches of an epoch: skorch's ``DataLoader``, or a store read ahead.
+
+        Training songs are shuffled unless ``iterator_train__shuffle=False``;
+        a store's a few chunks at a time. A feature store is read through
+        :class:`~sklearn_songpop.batching.StoreLoader` (``iterator_*__pin_memory``
+        and ``iterator_*__read_ahead`` tune it), and in a data-parallel fit
+        every process takes its share of each batch of an order drawn alike
+        (see :mod:`sklearn_songpop.batching`). A custom ``iterator_train``,
+        ``iterator_valid`` or ``sampler`` is used as given.
+        """
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        shuffle = kwargs.pop("shuffle", training)
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        parallel = getattr(self, "data_parallel_", None) if training else None
+        iterator = self.iterator_train if training else self.iterator_valid
         layout = store_layout(dataset)
-        if layout is not None and kwargs["shuffle"] and "sampler" not in kwargs:
-            # a few chunks at a time, so that each chunk of the store is read once an epoch
-            kwargs["shuffle"] = False
-            kwargs["sampler"] = ChunkShuffleSampler(*layout)
-        return self.iterator_train(dataset, **kwargs)
+        if "sampler" in kwargs or iterator is not torch.utils.data.DataLoader or (
+                layout is None and parallel is None):
+            if parallel is not None:
+                raise ValueError(
+                    f"distributed=True draws the batches itself; drop the custom "
+                    f"{prefix} or {prefix}__sampler"
+                )
+            return iterator(dataset, shuffle=shuffle, batch_size=batch_size, **kwargs)
+        sampler = batching.batch_sampler(
+            dataset, batch_size, shuffle=shuffle,
+            generator=None if parallel is None else parallel.generator(),
+            rank=0 if parallel is None else parallel.rank,
+            world_size=1 if parallel is None else parallel.world_size)
+        if layout is None:
+            return iterator(dataset, batch_sampler=sampler, **kwargs)
+        if self._device().startswith("cuda"):
+            kwargs.setdefault("pin_memory", True)
+        unknown = sorted(set(kwargs) - {"pin_memory", "read_ahead"})
+        if unknown:
+            raise ValueError(
+                f"a feature store is read by StoreLoader, which reads ahead in a thread and "
+                f"takes {prefix}__pin_memory and {prefix}__read_ahead; it has no "
+                f"{', '.join(unknown)}"
+            )
+        return batching.StoreLoader(dataset, sampler, **kwargs)
 
     def _body_frozen(self) -> bool:
         """Whether the current epoch trains the last layer only (``freeze_epochs``)."""
@@ -324,10 +361,23 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
                 param.requires_grad_(not frozen)
 
     # ------------------------------------------------------------------ the forward pass
-    def _forward_intervals(self, x, output: str = "outputs", **fit_params) -> torch.Tensor:
-        """:func:`~sklearn_songpop.forward.interval_outputs` of this network, ``(batch, k, n)``."""
+    def _on_device(self, x) -> torch.Tensor:
+        """A batch on the network's device as float32 (a store's batches come as float16).
+
+        The copy does not wait for the device when the batch lies in pinned memory.
+        """
+        if isinstance(x, torch.Tensor):
+            return x.to(self._device(), non_blocking=x.is_pinned()).float()
+        return to_tensor(x, device=self._device()).float()
+
+    def _forward_intervals(self, x, output: str = "outputs", module=None,
+                           **fit_params) -> torch.Tensor:
+        """:func:`~sklearn_songpop.forward.interval_outputs` of this network, ``(batch, k, n)``.
+
+        ``module`` replaces ``module_`` (the data-parallel wrapper, in training).
+        """
         return forward.interval_outputs(
-            self.module_, to_tensor(x, device=self._device()), output=output,
+            self.module_ if module is None else module, self._on_device(x), output=output,
             crop_frames=self.crop_frames, fast=self._use_fast_path(),
             combine=self._combine_crops, **fit_params)
 
@@ -428,9 +478,12 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
             for part in self.module_.body_modules():
                 part.eval()
         Xi, yi = unpack_data(batch)
-        Xi, yi = self.augment_batch(to_tensor(Xi, device=self._device()),
-                                    to_tensor(yi, device=self._device()))
-        y_pred = self.infer(Xi, **fit_params)
+        Xi, yi = self.augment_batch(self._on_device(Xi), to_tensor(yi, device=self._device()))
+        parallel = getattr(self, "data_parallel_", None)
+        if parallel is None:
+            y_pred = self.infer(Xi, **fit_params)
+        else:  # through the wrapper, which averages the gradients over the processes
+            y_pred = self._forward_intervals(Xi, module=parallel.training_module(), **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
@@ -452,8 +505,15 @@ gain_db, filter_db, mixup, init_from, freeze_epochs, novelty_songs, verbose, **k
         with self._seeded(), self._concrete_device():
             if initialize:
                 self.initialize()
-            # inside the seed: the data loader draws from torch's generator
-            return super().partial_fit(X, y, **fit_params)
+            if not self.distributed:
+                # inside the seed: the data loader draws from torch's generator
+                return super().partial_fit(X, y, **fit_params)
+            with torch.random.fork_rng(devices=[]):  # DataParallel seeds each process
+                self.data_parallel_ = DataParallel(self.module_, self._device())
+                try:
+                    return super().partial_fit(X, y, **fit_params)
+                finally:
+                    del self.data_parallel_
 
     def fit(self, X, y=None, **fit_params):
         """Train the network on every interval of every song, from scratch.

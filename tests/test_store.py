@@ -113,12 +113,45 @@ def test_a_store_is_finished_only_with_its_own_songs_and_settings(corpus, front,
         fs.check_front_end(other.fit(paths[:1]))
 
 
+@pytest.mark.parametrize("compression", [None, "lz4", "zstd"])
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_chunks_read_directly_equal_zarrs_reading(corpus, front, tmp_path, compression, dtype):
+    paths, y, _ = corpus
+    fs = write_features(paths, tmp_path / "s.zarr", front, y=y, chunk_songs=3, dtype=dtype,
+                        compression=compression)
+    raw = zarr.open_group(str(tmp_path / "s.zarr"), mode="r")["spectrograms"]
+    assert len(raw.metadata.codecs) == (1 if compression is None else 2)
+    assert fs._decode is not None  # read without Zarr
+    for c in range(3):  # the last chunk holds one song
+        chunk = fs.read_chunk(c)
+        assert chunk.dtype == np.dtype(dtype) and chunk.flags.writeable
+        np.testing.assert_array_equal(chunk, raw[3 * c:3 * c + 3])
+    with pytest.raises(IndexError, match="no chunk 3"):
+        fs.read_chunk(3)
+
+
+def test_a_store_of_another_layout_is_read_through_zarr(tmp_path):
+    root = zarr.open_group(str(tmp_path / "other.zarr"), mode="w")
+    values = np.arange(5 * 2 * 3 * 4, dtype=np.float16).reshape(5, 2, 3, 4)
+    root.create_array("spectrograms", shape=values.shape, chunks=(2, 2, 3, 2), dtype="float16")
+    root["spectrograms"][:] = values
+    root.create_array("status", shape=(5,), chunks=(2,), dtype="int8")[:] = 1
+    root.create_array("done", shape=(3,), chunks=(1,), dtype="bool")[:] = True
+    root.attrs.update({"format": store_module.STORE_FORMAT, "ids": list("abcde"), "y": None,
+                       "groups": None, "settings": {}, "chunk_songs": 2, "dtype": "float16"})
+    fs = FeatureStore(tmp_path / "other.zarr")
+    assert fs._decode is None  # chunks split along frames: not this package's layout
+    np.testing.assert_array_equal(fs.read_chunk(2), values[4:])
+
+
 def test_bad_arguments(corpus, front, tmp_path):
     paths, _, _ = corpus
     with pytest.raises(ValueError, match="on_error must be"):
         write_features(paths, tmp_path / "a", front, on_error="ignore")
     with pytest.raises(ValueError, match="chunk_songs must be"):
         write_features(paths, tmp_path / "a", front, chunk_songs=0)
+    with pytest.raises(ValueError, match="compression must be None, 'lz4' or 'zstd'"):
+        write_features(paths, tmp_path / "a", front, compression="gzip")
     with pytest.raises(ValueError, match="y has 2 entries for 7 songs"):
         write_features(paths, tmp_path / "a", front, y=[0, 1])
     with pytest.raises(FileNotFoundError, match="no feature store here"):
@@ -148,23 +181,49 @@ def test_training_from_a_store_equals_training_in_memory(stored):
     np.testing.assert_allclose(from_store.novelty(X), in_memory.novelty(X))
 
 
-def test_shuffling_reads_a_few_chunks_at_a_time(stored):
+def test_an_epoch_from_a_store_takes_every_song_once_in_a_repeatable_order(stored):
     import torch
 
     from sklearn_songpop import SpectrogramCNNClassifier
+    from sklearn_songpop.batching import StoreLoader
     from sklearn_songpop.store import ChunkShuffleSampler, StoreDataset
 
-    fs, _ = stored
-    clf = SpectrogramCNNClassifier(max_epochs=1, random_state=0).fit(fs)
-    dataset = StoreDataset(fs, y=np.zeros(len(fs)))
-    sampler = clf.get_iterator(dataset, training=True).sampler
-    assert isinstance(sampler, ChunkShuffleSampler)
+    fs, X = stored
+    clf = SpectrogramCNNClassifier(batch_size=2)
+    loader = clf.get_iterator(StoreDataset(fs, y=np.arange(len(fs))), training=True)
+    assert isinstance(loader, StoreLoader)
+    assert isinstance(loader.batch_sampler.sampler, ChunkShuffleSampler)
+
+    def epoch(seed):
+        torch.manual_seed(seed)
+        batches = list(loader)
+        return (torch.cat([y for _, y in batches]).tolist(),
+                torch.cat([x for x, _ in batches]).float().numpy())
+
+    order, x = epoch(0)
+    assert sorted(order) == list(range(len(fs)))  # every song once
+    np.testing.assert_array_equal(x, X[order])  # each with its own spectrograms
+    assert epoch(0)[0] == order  # the same seed, the same order
+    assert any(epoch(seed)[0] != order for seed in range(1, 4))
     one = ChunkShuffleSampler(fs.rows, fs.chunk_songs, buffer_chunks=1)
     torch.manual_seed(0)
-    order = list(one)
-    assert sorted(order) == list(range(len(fs)))
-    chunks = [fs.rows[i] // fs.chunk_songs for i in order]
+    chunks = [fs.rows[i] // fs.chunk_songs for i in one]
     assert chunks == sorted(chunks, key=chunks.index)  # each chunk's songs come together
+    fits = [SpectrogramCNNClassifier(max_epochs=2, batch_size=2, random_state=0).fit(fs)
+            for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].predict_proba(fs), fits[1].predict_proba(fs))
+
+
+def test_reads_are_planned_once_a_chunk_within_the_limit():
+    from sklearn_songpop.batching import _plan_reads
+
+    needs = [[0], [0, 1], [2], [1], [0]]
+    reads, drops = _plan_reads(needs, limit=8)
+    assert reads == [0, 1, 2]  # each chunk once, from its first use
+    assert drops == [([], []), ([], []), ([], [2]), ([], [1]), ([], [0])]  # after its last
+    reads, drops = _plan_reads(needs, limit=2)
+    # at batch 2, chunk 0 (next needed at 4) goes before chunk 1 (needed at 3)
+    assert reads == [0, 1, 2, 0] and drops[2] == ([0], [2])
 
 
 def test_validation_songs_are_read_a_chunk_at_a_time(stored, monkeypatch):
@@ -177,9 +236,9 @@ def test_validation_songs_are_read_a_chunk_at_a_time(stored, monkeypatch):
 
     fs, _ = stored
     reads = []
-    read = FeatureStore.__getitem__
-    monkeypatch.setattr(FeatureStore, "__getitem__",
-                        lambda self, rows: reads.append(rows) or read(self, rows))
+    read = FeatureStore.read_chunk
+    monkeypatch.setattr(FeatureStore, "read_chunk",
+                        lambda self, c: reads.append(c) or read(self, c))
 
     def chunk_reads(valid):
         valid = Subset(StoreDataset(fs, y=valid.dataset.y, cache_chunks=1), valid.indices)
@@ -211,3 +270,18 @@ def test_a_model_trained_on_a_store_predicts_audio_files(corpus, stored):
     encoder = ContrastiveEncoder(max_epochs=1, embedding_dim=8, random_state=0).fit(fs)
     assert encoder.transform(fs).shape == (7, 16)  # the mean and the spread of 8 dimensions
     np.testing.assert_allclose(encoder.transform(fs), encoder.transform(X), atol=1e-5)
+
+
+def test_a_store_is_read_ahead_with_its_own_options_only(stored):
+    from sklearn_songpop import SpectrogramCNNClassifier
+    from sklearn_songpop.store import StoreDataset
+
+    fs, X = stored
+    dataset = StoreDataset(fs, y=np.zeros(len(fs), dtype=np.int64))
+    clf = SpectrogramCNNClassifier(iterator_train__num_workers=2)
+    with pytest.raises(ValueError, match="StoreLoader.*has no num_workers"):
+        clf.get_iterator(dataset, training=True)
+    loader = SpectrogramCNNClassifier(iterator_valid__read_ahead=0,
+                                      batch_size=3).get_iterator(dataset)
+    x = np.concatenate([x.float().numpy() for x, _ in loader])  # in order, read in place
+    np.testing.assert_array_equal(x, X)

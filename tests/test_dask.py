@@ -82,3 +82,39 @@ def test_dask_workers_write_the_same_store_as_the_serial_path(tmp_path):
         else:
             assert np.array_equal(a, b)
     assert parallel.ids == serial.ids and parallel.y.tolist() == serial.y.tolist()
+
+
+@pytest.mark.slow  # starts a cluster of two worker processes and fits eight small networks
+def test_a_grid_search_on_a_dask_cluster_shares_the_feature_cache(tmp_path):
+    from joblib import Memory
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+
+    from sklearn_songpop import make_songpop_pipeline
+
+    songs = make_songs(n_songs=12, n_artists=4, duration=8.0, popular_fraction=0.5,
+                       random_state=2)
+    manifest = write_songs(songs, tmp_path / "songs", format="wav")
+    paths = sorted(str(p) for p in manifest.parent.glob("song_*"))
+    grid = {"classifier__lr": [1e-3, 3e-3]}
+
+    def search(cache):
+        pipe = make_songpop_pipeline(random_state=0, memory=Memory(cache, verbose=0))
+        pipe.set_params(classifier__max_epochs=1, classifier__train_split=None,
+                        classifier__callbacks=None, classifier__module__channels=(4, 8))
+        return GridSearchCV(pipe, grid, cv=StratifiedGroupKFold(2),
+                            scoring="roc_auc", n_jobs=-1,
+                            refit=False).fit(paths, songs.y, groups=songs.groups)
+
+    serial = search(tmp_path / "serial_cache")
+    shared = tmp_path / "shared_cache"  # a folder every worker sees, as on a shared disk
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client, parallel_config(backend="dask"):
+            with distributed.get_task_stream(client) as tasks:
+                spread = search(shared)
+    assert len({task["worker"] for task in tasks.data}) == 2  # both workers fitted
+    assert np.isfinite(serial.cv_results_["mean_test_score"]).all()
+    np.testing.assert_allclose(spread.cv_results_["mean_test_score"],
+                               serial.cv_results_["mean_test_score"], atol=1e-6)
+    # each fold's two front-end steps, once: the second learning rate found them there
+    assert len(list(shared.rglob("output.pkl"))) == 2 * 2

@@ -3,10 +3,10 @@ process of a data-parallel run, and a feature store read ahead in a thread.
 
 A network trained from arrays in memory takes them through torch's
 ``DataLoader``. From a :class:`~sklearn_songpop.store.FeatureStore` the songs
-come through :class:`StoreLoader`: a thread reads and decompresses the chunks
-that the next batches need while the network trains on the present one, and
-hands over float16 batches, which the network turns into float32 on its own
-device (half the bytes to copy to a GPU).
+come through :class:`StoreLoader`: a thread maps (or reads and decompresses)
+the chunks that the next batches need while the network trains on the
+present one, and hands over float16 batches, which the network turns into
+float32 on its own device (half the bytes to copy to a GPU).
 
 In a data-parallel run every process draws the same order of songs from a
 generator seeded alike, cuts it into the same batches as one process would,
@@ -150,8 +150,8 @@ class StoreLoader:
     until the last batch that needs it, at most ``cache_chunks`` of the
     dataset at once (beyond that, the chunk needed furthest ahead is dropped
     and read again when its turn comes). A thread reads up to
-    ``read_ahead`` chunks ahead while the network trains; reading a file and
-    decompressing it release the GIL.
+    ``read_ahead`` chunks ahead while the network trains; mapping or reading
+    a file and decompressing it release the GIL.
 
     Parameters
     ----------
@@ -235,11 +235,8 @@ def _plan_reads(needs: Sequence[list[int]], limit: int) -> tuple[list[int], list
             uses.setdefault(c, deque()).append(i)
     held: set[int] = set()
     reads, drops = [], []
-    for i, need in enumerate(needs):
-        before, after = [], []
-        for c in need:
-            while uses[c] and uses[c][0] < i:
-                uses[c].popleft()
+    for need in needs:
+        before, after = [], []  # uses[c][0] is this batch for every chunk c it needs
         for c in need:
             if c in held:
                 continue

@@ -400,12 +400,14 @@ class FeatureStore:
     def read_chunk(self, c: int) -> np.ndarray:
         """The spectrograms of chunk ``c`` as stored (float16 unless written as float32).
 
-        The chunk's file is read and decompressed here, in the calling thread,
-        when the store has the layout this package writes (one file a chunk,
-        Blosc or Zstandard); otherwise through Zarr. Zarr's own reads pass
-        through its event loop in another thread, and each hand-over waits for
-        the GIL, which a training loop in the main thread often holds (see
-        the research notes, "Feeding a network from the store").
+        When the store has the layout this package writes (one file a
+        chunk), the file is mapped into memory (uncompressed: each song's
+        pages are read when a batch copies it) or read and decompressed
+        (LZ4 or Zstandard) here, in the calling thread; otherwise Zarr reads
+        it. Zarr's own reads pass through its event loop in another thread,
+        and each hand-over waits for the GIL, which a training loop in the
+        main thread often holds (see the research notes, "Feeding a network
+        from the store").
 
         Parameters
         ----------

@@ -87,8 +87,9 @@ distributed : bool, default=False
     process trains on its share of every batch and the gradients are
     averaged before each step (see :mod:`sklearn_songpop.distributed`).
     ``batch_size`` stays the whole batch, so the same parameters train the
-    same recipe on any number of processes. Every process ends with the
-    same model; save it from one.
+    same recipe on any number of processes (a contrastive encoder's
+    negatives are the other songs of its process's share). Every process
+    ends with the same model; save it from one.
 verbose : int, default=0
     skorch's epoch table when 1.
 **kwargs

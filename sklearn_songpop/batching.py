@@ -59,6 +59,11 @@ class ShardedBatchSampler(Sampler):
     def __init__(self, sampler: Sampler, batch_size: int, rank: int, world_size: int) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, {world_size}), got {rank!r}")
+        if batch_size < world_size:
+            raise ValueError(
+                f"batch_size={batch_size} is the whole batch, split over {world_size} "
+                f"processes: give each at least one song (batch_size >= {world_size})"
+            )
         self.sampler = sampler
         self.batch_size = int(batch_size)
         self.rank = int(rank)

@@ -21,7 +21,9 @@ and nothing beyond torch is needed.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -139,6 +141,32 @@ class DataParallel:
         self.seed = int(seed.item())
         # crops, masks and dropout: each process draws its own
         torch.manual_seed(self.seed + 1 + self.rank)
+
+    def sync_buffers(self) -> None:
+        """Give every process the first one's buffers (batch-norm statistics).
+
+        Each process updates them on its own share of the batches; before a
+        validation pass and at the end of training they are made equal, so
+        every process scores the same model, stops at the same epoch (one that
+        stopped alone would leave the others waiting) and ends with it.
+        """
+        for buffer in self.module.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+    @contextmanager
+    def same_numpy_draws(self):
+        """NumPy's global generator seeded alike in every process, and restored after.
+
+        A validation split without a ``random_state`` draws from it; every
+        process must hold out the same songs.
+        """
+        # the legacy global generator is the one such a split draws from
+        state = np.random.get_state()  # noqa: NPY002
+        np.random.seed(self.seed % 2**32)  # noqa: NPY002
+        try:
+            yield
+        finally:
+            np.random.set_state(state)  # noqa: NPY002
 
     def _comm_device(self) -> str:
         """NCCL sends tensors that lie on the GPU, gloo those on the CPU."""

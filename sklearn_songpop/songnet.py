@@ -347,6 +347,24 @@ verbose, **kwargs
             )
         return batching.StoreLoader(dataset, sampler, **kwargs)
 
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One pass over the training or validation songs (see skorch).
+
+        In a data-parallel fit, the processes' batch-norm statistics are made
+        equal before validating, so that all score the same model.
+        """
+        parallel = getattr(self, "data_parallel_", None)
+        if parallel is not None and not training and iterator is not None:
+            parallel.sync_buffers()
+        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """End training (see skorch); a data-parallel fit ends with one model everywhere."""
+        parallel = getattr(self, "data_parallel_", None)
+        if parallel is not None:
+            parallel.sync_buffers()
+        return super().on_train_end(net, X=X, y=y, **kwargs)
+
     def _body_frozen(self) -> bool:
         """Whether the current epoch trains the last layer only (``freeze_epochs``)."""
         return self.init_from is not None and len(self.history) <= int(self.freeze_epochs)
@@ -511,7 +529,8 @@ verbose, **kwargs
             with torch.random.fork_rng(devices=[]):  # DataParallel seeds each process
                 self.data_parallel_ = DataParallel(self.module_, self._device())
                 try:
-                    return super().partial_fit(X, y, **fit_params)
+                    with self.data_parallel_.same_numpy_draws():
+                        return super().partial_fit(X, y, **fit_params)
                 finally:
                     del self.data_parallel_
 

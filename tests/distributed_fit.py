@@ -11,9 +11,10 @@ import sys
 
 import numpy as np
 import torch
+from skorch.dataset import ValidSplit
 from torch import nn
 
-from sklearn_songpop import SpectrogramCNNClassifier
+from sklearn_songpop import SongEarlyStopping, SpectrogramCNNClassifier
 
 
 class MeanLinear(nn.Module):
@@ -33,13 +34,19 @@ class MeanLinear(nn.Module):
 def main(data: str, out: str, *settings: str) -> None:
     arrays = np.load(data)
     params = {"random_state": 0}
+    named = {"MeanLinear": MeanLinear,
+             # a split without a seed and early stopping: every process must agree on both
+             "unseeded_split": ValidSplit(0.25, stratified=True),
+             "early_stopping": [("early_stopping", SongEarlyStopping(patience=1))]}
     for setting in settings:
         name, value = setting.split("=", 1)
-        params[name] = MeanLinear if value == "MeanLinear" else ast.literal_eval(value)
+        params[name] = named[value] if value in named else ast.literal_eval(value)
     clf = SpectrogramCNNClassifier(distributed=int(os.environ.get("WORLD_SIZE", "1")) > 1,
                                    **params)
     clf.fit(arrays["X"], arrays["y"])
-    weights = np.concatenate([p.detach().numpy().ravel() for p in clf.module_.parameters()])
+    # the weights and the buffers (batch-norm statistics)
+    weights = np.concatenate([t.detach().numpy().ravel().astype(np.float64)
+                              for t in clf.module_.state_dict().values()])
     np.savez(f"{out}_{os.environ.get('RANK', '0')}.npz", weights=weights,
              proba=clf.predict_proba(arrays["X_test"]), epochs=len(clf.history))
     if torch.distributed.is_initialized():

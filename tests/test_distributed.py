@@ -42,6 +42,8 @@ def test_each_process_takes_its_share_of_the_batches_of_one_order(order):
     assert sorted(sum(steps, [])) == list(range(23))  # every song once
     with pytest.raises(ValueError, match="rank must be in"):
         ShardedBatchSampler(sampler(7), 4, 3, 3)
+    with pytest.raises(ValueError, match=r"batch_size=4 is the whole batch, split over 8"):
+        ShardedBatchSampler(sampler(7), 4, 0, 8)
     # a last batch with fewer songs than processes is left out: none may train on nothing
     assert len(list(ShardedBatchSampler(sampler(7), 4, 0, 4))) == 5
 
@@ -93,3 +95,20 @@ def test_two_processes_train_the_weights_of_one(tmp_path):
     # saved to fit again in one process, and without the fit's process group
     assert model[-1].distributed is False and not hasattr(model[-1], "data_parallel_")
     assert model.predict_proba(songs.waveforms[:3]).shape == (3, 2)
+
+
+@pytest.mark.slow  # starts two processes
+def test_processes_agree_on_the_split_the_statistics_and_when_to_stop(tmp_path):
+    # batch norm, dropout, crops and masks differ in each process; a validation split
+    # without a seed, and early stopping on it: a process that stopped alone would hang
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 2, 8, 24)).astype(np.float32)
+    y = (X[:, :, :2].mean(axis=(1, 2, 3)) > 0).astype(int)
+    np.savez(tmp_path / "data.npz", X=X, y=y, X_test=X[:8])
+    _torchrun(str(_FIT), str(tmp_path / "data.npz"), str(tmp_path / "run"),
+              "max_epochs=6", "batch_size=8", "module__channels=(4, 8)", "crop_frames=16",
+              "freq_mask=0.2", "train_split=unseeded_split", "callbacks=early_stopping")
+    first, second = (np.load(tmp_path / f"run_{rank}.npz") for rank in (0, 1))
+    assert int(first["epochs"]) == int(second["epochs"])
+    np.testing.assert_array_equal(first["weights"], second["weights"])
+    np.testing.assert_array_equal(first["proba"], second["proba"])

@@ -1,7 +1,8 @@
 """The ``songpop`` command: argument parsing and one-line errors.
 
-Each command's work is in :mod:`sklearn_songpop.commands`, which calls the
-package; nothing here computes.
+Each command's work is in :mod:`sklearn_songpop.commands` (and, for the
+commands that train, :mod:`sklearn_songpop.training_commands`), which call
+the package; nothing here computes.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from sklearn_songpop.commands import (
     cmd_explain,
     cmd_features,
     cmd_predict,
-    cmd_pretrain,
     cmd_scan,
     cmd_similar,
     cmd_tags,
-    cmd_train,
 )
+from sklearn_songpop.training_commands import cmd_pretrain, cmd_train
 
 __all__ = ["STEADY_MALLOC", "build_parser", "main", "steady_allocator"]
 

@@ -1,6 +1,7 @@
 """One process of a data-parallel fit, for ``torchrun`` (tests/test_distributed.py).
 
-Usage: ``torchrun --nproc_per_node N tests/distributed_fit.py DATA.npz OUT [PARAM=VALUE ...]``.
+Usage: ``torchrun --nproc_per_node N tests/distributed_fit.py DATA.npz OUT [PARAM=VALUE ...]``,
+with more fits after ``--``.
 Each process fits ``SpectrogramCNNClassifier(distributed=WORLD_SIZE > 1, ...)`` on the
 songs of DATA.npz and writes its weights and predicted probabilities to ``OUT_RANK.npz``.
 """
@@ -49,9 +50,16 @@ def main(data: str, out: str, *settings: str) -> None:
                               for t in clf.module_.state_dict().values()])
     np.savez(f"{out}_{os.environ.get('RANK', '0')}.npz", weights=weights,
              proba=clf.predict_proba(arrays["X_test"]), epochs=len(clf.history))
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    # several fits in one start, separated by "--": DATA OUT [PARAM=VALUE ...] -- DATA OUT ...
+    job: list[str] = []
+    for arg in [*sys.argv[1:], "--"]:
+        if arg == "--":
+            main(*job)
+            job = []
+        else:
+            job.append(arg)
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

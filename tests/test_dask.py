@@ -1,5 +1,7 @@
 """The joblib path on a Dask LocalCluster gives the serial result, in memory and in a store."""
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 from joblib import parallel_config
@@ -15,9 +17,18 @@ from sklearn_songpop import (
 distributed = pytest.importorskip("dask.distributed")
 
 
+@pytest.fixture(scope="module")
+def worker_processes():
+    """One cluster of two single-threaded worker processes for the tests of this file:
+    starting one, and importing the package in its workers, takes seconds."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        yield cluster
+
+
 @pytest.mark.slow  # starts a cluster
 @pytest.mark.parametrize("processes", [True, False], ids=["worker-processes", "worker-threads"])
-def test_dask_backend_equals_serial(tmp_path, processes):
+def test_dask_backend_equals_serial(tmp_path, processes, request):
     songs = make_songs(n_songs=8, n_artists=2, duration=5.0, random_state=0)
     manifest = write_songs(songs, tmp_path, format=("mp3", "m4a"))
     paths = sorted(str(p) for p in manifest.parent.glob("song_*"))
@@ -26,9 +37,11 @@ def test_dask_backend_equals_serial(tmp_path, processes):
 
     X = sampler.fit_transform(paths)
     serial = transformer.fit_transform(X)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client, parallel_config(backend="dask"):
+    cluster = (nullcontext(request.getfixturevalue("worker_processes")) if processes else
+               distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                        dashboard_address=None))
+    with cluster as running:
+        with distributed.Client(running) as client, parallel_config(backend="dask"):
             assert len(client.scheduler_info()["workers"]) == 2
             with distributed.get_task_stream(client) as decoding:
                 X_dask = sampler.fit_transform(paths)
@@ -42,8 +55,8 @@ def test_dask_backend_equals_serial(tmp_path, processes):
     assert spectrograms.data == []
 
 
-@pytest.mark.slow  # starts a cluster of two worker processes
-def test_dask_workers_write_the_same_store_as_the_serial_path(tmp_path):
+@pytest.mark.slow  # uses a cluster of two worker processes
+def test_dask_workers_write_the_same_store_as_the_serial_path(tmp_path, worker_processes):
     zarr = pytest.importorskip("zarr", minversion="3")
     from sklearn_songpop import make_songpop_pipeline
     from sklearn_songpop.store import write_features
@@ -57,14 +70,12 @@ def test_dask_workers_write_the_same_store_as_the_serial_path(tmp_path):
     front = make_songpop_pipeline("default", random_state=0)[:-1]
     serial = write_features(paths, tmp_path / "serial.zarr", front, y=[0, 1] * 4,
                             chunk_songs=2, on_error="skip")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client, parallel_config(backend="dask"):
-            with distributed.get_task_stream(client) as tasks:
-                parallel = write_features(paths, tmp_path / "dask.zarr", front,
-                                          y=[0, 1] * 4, chunk_songs=2, on_error="skip")
-            with pytest.raises(AudioError, match="broken.mp3") as stopped:
-                write_features(paths, tmp_path / "stop.zarr", front, chunk_songs=2)
+    with distributed.Client(worker_processes) as client, parallel_config(backend="dask"):
+        with distributed.get_task_stream(client) as tasks:
+            parallel = write_features(paths, tmp_path / "dask.zarr", front,
+                                      y=[0, 1] * 4, chunk_songs=2, on_error="skip")
+        with pytest.raises(AudioError, match="broken.mp3") as stopped:
+            write_features(paths, tmp_path / "stop.zarr", front, chunk_songs=2)
     # every chunk was computed and written by a worker process, not by this one
     assert len({task["worker"] for task in tasks.data}) == 2
     assert stopped.value.problems == {str(bad): parallel.failures[str(bad)]}
@@ -84,8 +95,8 @@ def test_dask_workers_write_the_same_store_as_the_serial_path(tmp_path):
     assert parallel.ids == serial.ids and parallel.y.tolist() == serial.y.tolist()
 
 
-@pytest.mark.slow  # starts a cluster of two worker processes and fits eight small networks
-def test_a_grid_search_on_a_dask_cluster_shares_the_feature_cache(tmp_path):
+@pytest.mark.slow  # uses a cluster of two worker processes; fits eight small networks
+def test_a_grid_search_on_a_dask_cluster_shares_the_feature_cache(tmp_path, worker_processes):
     from joblib import Memory
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
@@ -97,21 +108,19 @@ def test_a_grid_search_on_a_dask_cluster_shares_the_feature_cache(tmp_path):
     paths = sorted(str(p) for p in manifest.parent.glob("song_*"))
     grid = {"classifier__lr": [1e-3, 3e-3]}
 
-    def search(cache):
+    def search(cache, n_jobs):
         pipe = make_songpop_pipeline(random_state=0, memory=Memory(cache, verbose=0))
         pipe.set_params(classifier__max_epochs=1, classifier__train_split=None,
                         classifier__callbacks=None, classifier__module__channels=(4, 8))
         return GridSearchCV(pipe, grid, cv=StratifiedGroupKFold(2),
-                            scoring="roc_auc", n_jobs=-1,
+                            scoring="roc_auc", n_jobs=n_jobs,
                             refit=False).fit(paths, songs.y, groups=songs.groups)
 
-    serial = search(tmp_path / "serial_cache")
+    serial = search(tmp_path / "serial_cache", n_jobs=None)  # in this process
     shared = tmp_path / "shared_cache"  # a folder every worker sees, as on a shared disk
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client, parallel_config(backend="dask"):
-            with distributed.get_task_stream(client) as tasks:
-                spread = search(shared)
+    with distributed.Client(worker_processes) as client, parallel_config(backend="dask"):
+        with distributed.get_task_stream(client) as tasks:
+            spread = search(shared, n_jobs=-1)
     assert len({task["worker"] for task in tasks.data}) == 2  # both workers fitted
     assert np.isfinite(serial.cv_results_["mean_test_score"]).all()
     np.testing.assert_allclose(spread.cv_results_["mean_test_score"],

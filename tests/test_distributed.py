@@ -56,26 +56,39 @@ def test_distributed_training_needs_the_processes_of_torchrun(monkeypatch):
 
 
 @pytest.mark.slow  # starts two sets of two processes (about 15 s)
-def test_two_processes_train_the_weights_of_one(tmp_path):
+def test_two_processes_train_one_model(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((32, 2, 8, 12)).astype(np.float32)
     y = (X[:, :, :2].mean(axis=(1, 2, 3)) > 0).astype(int)
     np.savez(tmp_path / "data.npz", X=X, y=y, X_test=X[:8])
     # nothing random in the network or the order: the same batches must give the same weights
-    settings = ["module=MeanLinear", "max_epochs=3", "batch_size=8", "fast_path=False",
-                "iterator_train__shuffle=False"]
+    plain = ["module=MeanLinear", "max_epochs=3", "batch_size=8", "fast_path=False",
+             "iterator_train__shuffle=False"]
+    # batch norm, dropout, crops and masks differ in each process; a validation split
+    # without a seed, and early stopping on it: a process that stopped alone would hang
+    X2 = rng.standard_normal((40, 2, 8, 24)).astype(np.float32)
+    y2 = (X2[:, :, :2].mean(axis=(1, 2, 3)) > 0).astype(int)
+    np.savez(tmp_path / "data2.npz", X=X2, y=y2, X_test=X2[:8])
+    rich = ["max_epochs=6", "batch_size=8", "module__channels=(4, 8)", "crop_frames=16",
+            "freq_mask=0.2", "train_split=unseeded_split", "callbacks=early_stopping"]
     sys.path.insert(0, str(_FIT.parent))
     try:
         from distributed_fit import main
     finally:
         sys.path.pop(0)
-    main(str(tmp_path / "data.npz"), str(tmp_path / "one"), *settings)
-    _torchrun(str(_FIT), str(tmp_path / "data.npz"), str(tmp_path / "two"), *settings)
+    main(str(tmp_path / "data.npz"), str(tmp_path / "one"), *plain)
+    _torchrun(str(_FIT), str(tmp_path / "data.npz"), str(tmp_path / "two"), *plain,
+              "--", str(tmp_path / "data2.npz"), str(tmp_path / "rich"), *rich)
     one, *two = (np.load(tmp_path / f"{name}.npz") for name in ("one_0", "two_0", "two_1"))
     for rank in two:
         np.testing.assert_allclose(rank["weights"], one["weights"], rtol=0, atol=1e-6)
         np.testing.assert_allclose(rank["proba"], one["proba"], rtol=0, atol=1e-6)
         assert int(rank["epochs"]) == 3
+    # the processes agree on the split, the batch-norm statistics and when to stop
+    first, second = (np.load(tmp_path / f"rich_{rank}.npz") for rank in (0, 1))
+    assert int(first["epochs"]) == int(second["epochs"])
+    np.testing.assert_array_equal(first["weights"], second["weights"])
+    np.testing.assert_array_equal(first["proba"], second["proba"])
 
     # the command line under torchrun: shuffled batches from a store, one model saved
     from sklearn_songpop.store import write_features
@@ -96,19 +109,3 @@ def test_two_processes_train_the_weights_of_one(tmp_path):
     assert model[-1].distributed is False and not hasattr(model[-1], "data_parallel_")
     assert model.predict_proba(songs.waveforms[:3]).shape == (3, 2)
 
-
-@pytest.mark.slow  # starts two processes
-def test_processes_agree_on_the_split_the_statistics_and_when_to_stop(tmp_path):
-    # batch norm, dropout, crops and masks differ in each process; a validation split
-    # without a seed, and early stopping on it: a process that stopped alone would hang
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((40, 2, 8, 24)).astype(np.float32)
-    y = (X[:, :, :2].mean(axis=(1, 2, 3)) > 0).astype(int)
-    np.savez(tmp_path / "data.npz", X=X, y=y, X_test=X[:8])
-    _torchrun(str(_FIT), str(tmp_path / "data.npz"), str(tmp_path / "run"),
-              "max_epochs=6", "batch_size=8", "module__channels=(4, 8)", "crop_frames=16",
-              "freq_mask=0.2", "train_split=unseeded_split", "callbacks=early_stopping")
-    first, second = (np.load(tmp_path / f"run_{rank}.npz") for rank in (0, 1))
-    assert int(first["epochs"]) == int(second["epochs"])
-    np.testing.assert_array_equal(first["weights"], second["weights"])
-    np.testing.assert_array_equal(first["proba"], second["proba"])

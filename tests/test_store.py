@@ -95,6 +95,11 @@ def test_bad_songs_stop_or_skip(corpus, front, tmp_path):
     good = front.fit(paths[3:5]).transform(paths[3:5])
     np.testing.assert_allclose(fs[4:6], good, atol=0.05)
     assert not fs[3].any()
+    # a chunk whose every song failed is all zeros, which Zarr does not write to disk
+    alone = write_features([paths[0], str(bad)], tmp_path / "alone.zarr", front,
+                           chunk_songs=1, on_error="skip")
+    assert not (tmp_path / "alone.zarr" / "spectrograms" / "c" / "1").exists()
+    assert alone.read_chunk(1).shape == (1, *good.shape[1:]) and not alone.read_chunk(1).any()
 
 
 def test_a_store_is_finished_only_with_its_own_songs_and_settings(corpus, front, tmp_path):

@@ -24,23 +24,31 @@ def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> f
     return statistics.median(times)
 
 
+def alternating_times(
+    runs: dict[str, Callable[[], object]], repeat: int = 5
+) -> dict[str, list[float]]:
+    """Wall times of each run, the runs taken in turn ``repeat`` times after one warm-up each.
+
+    On a shared machine the speed drifts over minutes; alternating the runs makes
+    the drift weigh on all of them alike, so their ratios hold still.
+    """
+    for fn in runs.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def paired_times(
     reference: Callable[[], object], candidate: Callable[[], object], repeat: int = 5
 ) -> tuple[float, float]:
-    """Median wall times of two functions run in turn, after one warm-up run of each.
-
-    On a shared machine the speed drifts over minutes; alternating the runs makes
-    the drift weigh on both medians alike, so their ratio holds still.
-    """
-    reference()
-    candidate()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeat):
-        for fn, out in ((reference, times[0]), (candidate, times[1])):
-            t0 = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - t0)
-    return statistics.median(times[0]), statistics.median(times[1])
+    """Median wall times of two functions run in turn (:func:`alternating_times`)."""
+    times = alternating_times({"reference": reference, "candidate": candidate}, repeat)
+    return statistics.median(times["reference"]), statistics.median(times["candidate"])
 
 
 def peak_mib() -> float:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import median_time, table
+from benchmarks._common import alternating_times, median_time, table
 
 _ROOT = Path(__file__).parent.parent
 
@@ -170,19 +170,6 @@ def _stages(store, compression: str) -> list[list[object]]:
             for what, seconds in rows]
 
 
-def _alternating(runs: dict, repeat: int) -> dict[str, list[float]]:
-    """Seconds of each run, the runs taken in turn ``repeat`` times after one warm-up each."""
-    for fn in runs.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeat):
-        for name, fn in runs.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return times
-
-
 def _harness_rows(stores: dict, X, y, epochs: int, repeat: int) -> list[list[object]]:
     from sklearn_songpop.store import ChunkShuffleSampler
 
@@ -195,7 +182,7 @@ def _harness_rows(stores: dict, X, y, epochs: int, repeat: int) -> list[list[obj
             epochs, iterator_train__sampler=ChunkShuffleSampler(zstd.rows, zstd.chunk_songs),
             iterator_train__shuffle=False).fit(zstd),
     }
-    times = _alternating(runs, repeat)
+    times = alternating_times(runs, repeat)
     memory = statistics.median(times["arrays in memory"])
     rows = []
     for name, seconds in times.items():
@@ -213,7 +200,7 @@ def _default_rows(store, X, y, repeat: int) -> list[list[object]]:
     def net():
         return make_songpop_pipeline("default", random_state=0)[-1].set_params(max_epochs=3)
 
-    times = _alternating({"arrays in memory": lambda: net().fit(X, y),
+    times = alternating_times({"arrays in memory": lambda: net().fit(X, y),
                           "store, uncompressed": lambda: net().fit(store)}, repeat)
     memory = statistics.median(times["arrays in memory"])
     return [[f"default network, {name}", f"{3 * len(X) * 3 / statistics.median(s):,.0f}",

@@ -23,7 +23,12 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
-from sklearn_songpop.store import ChunkShuffleSampler, StoreDataset, store_layout
+from sklearn_songpop.store import (
+    ChunkShuffleSampler,
+    StoreDataset,
+    store_items,
+    store_layout,
+)
 
 __all__ = ["ShardedBatchSampler", "StoreLoader", "batch_sampler"]
 
@@ -133,15 +138,12 @@ def batch_sampler(
 
 
 def _base(dataset) -> tuple[StoreDataset, np.ndarray]:
-    """The StoreDataset under any Subsets, and the position in it of each item."""
-    indices = np.arange(len(dataset))
-    while isinstance(dataset, torch.utils.data.Subset):
-        indices = np.asarray(dataset.indices)[indices]
-        dataset = dataset.dataset
-    if not isinstance(dataset, StoreDataset):
+    """:func:`~sklearn_songpop.store.store_items`, or a clear error for another dataset."""
+    items = store_items(dataset)
+    if items is None:
         raise TypeError(f"StoreLoader reads a StoreDataset (or a Subset of one), "
                         f"not {type(dataset).__name__}")
-    return dataset, indices
+    return items
 
 
 class StoreLoader:

@@ -132,6 +132,7 @@ class DataParallel:
     def __init__(self, module: torch.nn.Module, device: str) -> None:
         self.rank, self.world_size = init_process_group(device)
         self.device = device
+        self.cuda = str(device).startswith("cuda")
         self.module = module
         self.wrapped = self._wrap(module)
         self._trainable = self._trainable_now()
@@ -170,14 +171,13 @@ class DataParallel:
 
     def _comm_device(self) -> str:
         """NCCL sends tensors that lie on the GPU, gloo those on the CPU."""
-        return "cuda" if str(self.device).startswith("cuda") else "cpu"
+        return "cuda" if self.cuda else "cpu"
 
     def _trainable_now(self) -> tuple[bool, ...]:
         return tuple(p.requires_grad for p in self.module.parameters())
 
     def _wrap(self, module: torch.nn.Module) -> DistributedDataParallel:
-        cuda = str(self.device).startswith("cuda")
-        ids = [torch.cuda.current_device()] if cuda else None
+        ids = [torch.cuda.current_device()] if self.cuda else None
         return DistributedDataParallel(module, device_ids=ids)
 
     def training_module(self) -> DistributedDataParallel:

@@ -29,8 +29,8 @@ from sklearn.base import clone
 from sklearn_songpop._json import to_json_types
 from sklearn_songpop.audio import AudioError
 
-__all__ = ["ChunkShuffleSampler", "FeatureStore", "StoreDataset", "store_layout",
-           "write_features"]
+__all__ = ["ChunkShuffleSampler", "FeatureStore", "StoreDataset", "store_items",
+           "store_layout", "write_features"]
 
 #: The ``format`` attribute of every store this version writes.
 STORE_FORMAT = "sklearn_songpop feature store 1"
@@ -631,6 +631,32 @@ class ChunkShuffleSampler(torch.utils.data.Sampler):
             yield from positions[mixed].tolist()
 
 
+def store_items(dataset) -> tuple[StoreDataset, np.ndarray] | None:
+    """The StoreDataset under a dataset (or Subsets of one), and the position in it of each item.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+
+    Returns
+    -------
+    (StoreDataset, ndarray of int) or None
+        None for any dataset that does not read a store.
+
+    Examples
+    --------
+    >>> store_items(torch.utils.data.TensorDataset(torch.zeros(3))) is None
+    True
+    """
+    indices = np.arange(len(dataset))
+    while isinstance(dataset, torch.utils.data.Subset):
+        indices = np.asarray(dataset.indices)[indices]
+        dataset = dataset.dataset
+    if not isinstance(dataset, StoreDataset):
+        return None
+    return dataset, indices
+
+
 def store_layout(dataset) -> tuple[np.ndarray, int] | None:
     """The store row of each item of a StoreDataset (or a Subset of one), and its chunk size.
 
@@ -648,10 +674,8 @@ def store_layout(dataset) -> tuple[np.ndarray, int] | None:
     >>> store_layout(torch.utils.data.TensorDataset(torch.zeros(3))) is None
     True
     """
-    indices = np.arange(len(dataset))
-    while isinstance(dataset, torch.utils.data.Subset):
-        indices = np.asarray(dataset.indices)[indices]
-        dataset = dataset.dataset
-    if not isinstance(dataset, StoreDataset):
+    items = store_items(dataset)
+    if items is None:
         return None
-    return dataset.rows[indices], dataset.store.chunk_songs
+    base, indices = items
+    return base.rows[indices], base.store.chunk_songs
